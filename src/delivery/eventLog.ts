@@ -1,0 +1,111 @@
+/**
+ * The durable side of capture: a transaction's events and the new replication position are written in one
+ * state-database transaction; only when it commits does the returned promise resolve, and only then is the
+ * transaction's commit LSN acknowledged to the slot. Writes that arrive while one is committing are
+ * committed together in the next one (group commit), so small transactions do not each pay a round trip.
+ */
+import type pg from 'pg';
+import { formatLsn, type Lsn } from '../source/lsn.js';
+import { quoteIdent } from '../source/setup.js';
+import { envelope } from '../events/payloads.js';
+import type { RelayEvent } from '../events/types.js';
+
+interface PendingWrite {
+  events: RelayEvent[];
+  commitEndLsn: Lsn;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface DurableSink {
+  write(events: RelayEvent[], commitEndLsn: Lsn): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MAX_ROWS_PER_STATEMENT = 500;
+
+export class EventLog implements DurableSink {
+  private queue: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly table: string;
+  private readonly positionTable: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+    private readonly slot: string,
+  ) {
+    this.table = `${quoteIdent(schema)}.events`;
+    this.positionTable = `${quoteIdent(schema)}.replication_position`;
+  }
+
+  write(events: RelayEvent[], commitEndLsn: Lsn): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, commitEndLsn, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.commit(batch);
+        for (const write of batch) write.resolve();
+      } catch (error) {
+        for (const write of batch) write.reject(error as Error);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  private async commit(batch: PendingWrite[]): Promise<void> {
+    const events = batch.flatMap((write) => write.events);
+    const position = batch[batch.length - 1]!.commitEndLsn;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (let start = 0; start < events.length; start += MAX_ROWS_PER_STATEMENT) {
+        await this.insert(client, events.slice(start, start + MAX_ROWS_PER_STATEMENT));
+      }
+      await client.query(
+        `insert into ${this.positionTable} (slot, durable_lsn, updated_at) values ($1, $2::pg_lsn, now())
+         on conflict (slot) do update set durable_lsn = greatest(excluded.durable_lsn, ${this.positionTable}.durable_lsn),
+                                          updated_at = now()`,
+        [this.slot, formatLsn(position)],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async insert(client: pg.PoolClient, events: RelayEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await client.query(
+      `insert into ${this.table} (id, commit_lsn, ordinal, name, table_id, record_count, operator_id, committed_at, body)
+       select * from unnest($1::uuid[], $2::pg_lsn[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[],
+                            $8::timestamptz[], $9::json[])
+       on conflict (id) do nothing`,
+      [
+        events.map((event) => event.id),
+        events.map((event) => formatLsn(event.commitEndLsn)),
+        events.map((event) => event.ordinal),
+        events.map((event) => event.name),
+        events.map((event) => event.tableId),
+        events.map((event) => event.items.length),
+        events.map((event) => event.operatorId),
+        events.map((event) => event.timestamp),
+        events.map((event) => JSON.stringify(envelope(event))),
+      ],
+    );
+  }
+}

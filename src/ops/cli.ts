@@ -1,0 +1,129 @@
+/**
+ * `undb-relay <command>`. Exit codes: 0 ok, 1 a check failed or a fatal error, 2 bad usage or configuration.
+ * Expected failures print one clear message, never a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import type { RelayConfig } from '../config/schema.js';
+import { setUpSource, tearDownSource } from '../source/setup.js';
+import { createLogger } from './log.js';
+import { migrate } from './migrate.js';
+import { Relay, sourceNames } from './relay.js';
+import { quoteIdent } from '../source/setup.js';
+
+const USAGE = `usage: undb-relay <command> [--config FILE]
+
+commands:
+  run        stream Undb's changes and build webhook events (the daemon)
+  setup      create the relay's schema, publications and slot; REPLICA IDENTITY FULL on record tables
+  teardown   drop the slot and publications (--drop-state: and the relay's schema)
+  start      what \`npm start\` runs: \`run\` when a database is configured`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let values: { config?: string; 'drop-state'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string' }, 'drop-state': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!command || values.help || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case 'run':
+        return await run(loadConfig(configPath(values.config)));
+      case 'start':
+        return await start(values.config);
+      case 'setup':
+        return await setup(loadConfig(configPath(values.config)));
+      case 'teardown':
+        return await teardown(loadConfig(configPath(values.config)), values['drop-state'] ?? false);
+      default:
+        console.error(`unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    console.error(`undb-relay ${command}: ${describe(error)}`);
+    return 1;
+  }
+}
+
+async function start(flag: string | undefined): Promise<number> {
+  const file = configPath(flag);
+  if (file || process.env.DATABASE_URL) return run(loadConfig(file));
+  console.error(
+    'No database configured. Set DATABASE_URL to your Undb database (postgres://…), or write config/relay.yaml ' +
+      '(see config/relay.example.yaml), then run `npm start` again.',
+  );
+  return 2;
+}
+
+async function run(config: RelayConfig): Promise<number> {
+  const log = createLogger();
+  const relay = await Relay.start(config, log);
+  log.info({ slot: config.database.slot }, 'undb-relay is running; SIGTERM or Ctrl-C stops it');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('stopping: finishing what is in flight');
+  await relay.stop();
+  return 0;
+}
+
+async function setup(config: RelayConfig): Promise<number> {
+  await withPools(config, async (source, state) => {
+    const slot = await setUpSource(source, sourceNames(config));
+    const applied = await migrate(state, config.state.schema);
+    console.log(`slot ${config.database.slot}: ready (confirmed up to ${slot.confirmedFlushLsn.toString(16)})`);
+    console.log(`publications ${config.database.publication}, ${config.database.publication}_changes: ready`);
+    console.log(`state schema ${config.state.schema}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
+  });
+  return 0;
+}
+
+async function teardown(config: RelayConfig, dropState: boolean): Promise<number> {
+  await withPools(config, async (source, state) => {
+    const dropped = await tearDownSource(source, sourceNames(config));
+    if (dropState) {
+      await state.query(`DROP SCHEMA IF EXISTS ${quoteIdent(config.state.schema)} CASCADE`);
+      dropped.push(`schema ${config.state.schema}`);
+    }
+    console.log(dropped.length ? `dropped ${dropped.join(', ')}` : 'nothing to drop');
+  });
+  return 0;
+}
+
+async function withPools(config: RelayConfig, work: (source: pg.Pool, state: pg.Pool) => Promise<void>) {
+  const source = new pg.Pool({ connectionString: config.database.url, max: 2 });
+  const state = new pg.Pool({ connectionString: config.state.url, max: 2 });
+  try {
+    await work(source, state);
+  } finally {
+    await Promise.all([source.end(), state.end()]);
+  }
+}
+
+function describe(error: unknown): string {
+  const err = error as { message?: string; code?: string };
+  if (err.code === 'ECONNREFUSED') return `cannot connect to Postgres (${err.message}). Is it running, and is database.url right?`;
+  if (err.code === '28P01' || err.code === '28000') return `Postgres refused the login (${err.message}). Check the user and password in database.url.`;
+  if (err.code === '55000' && /wal_level/.test(err.message ?? '')) {
+    return `${err.message}. Set wal_level = logical in postgresql.conf and restart Postgres.`;
+  }
+  if (err.code === '42501') return `${err.message}. The relay's role needs REPLICATION and ownership of Undb's tables (or superuser).`;
+  return err.message ?? String(error);
+}
