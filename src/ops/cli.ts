@@ -86,10 +86,15 @@ async function run(config: RelayConfig): Promise<number> {
 
 async function setup(config: RelayConfig): Promise<number> {
   await withPools(config, async (source, state) => {
-    const slot = await setUpSource(source, sourceNames(config));
+    const { slot, coverageTrigger } = await setUpSource(source, sourceNames(config), config.state.schema);
     const applied = await migrate(state, config.state.schema);
     console.log(`slot ${config.database.slot}: ready (confirmed up to ${slot.confirmedFlushLsn.toString(16)})`);
     console.log(`publications ${config.database.publication}, ${config.database.publication}_changes: ready`);
+    console.log(
+      coverageTrigger
+        ? 'new Undb tables: covered in their CREATE TABLE transaction (event trigger)'
+        : 'new Undb tables: covered when seen in the WAL (not a superuser: no event trigger; edits right after creation can be missed)',
+    );
     console.log(`state schema ${config.state.schema}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
   });
   return 0;

@@ -41,7 +41,14 @@ export class Relay {
       const names = sourceNames(config);
       const version = await serverVersion(sourcePool);
       const timeZone = await serverTimeZone(sourcePool, log);
-      await setUpSource(sourcePool, names);
+      const setup = await setUpSource(sourcePool, names, config.state.schema);
+      if (!setup.coverageTrigger) {
+        log.warn(
+          'the relay role is not a superuser, so it cannot install the event trigger that covers tables Undb creates ' +
+            'inside Undb\'s own transaction; new tables are covered when their creation is seen in the WAL, and an edit ' +
+            'made in the first moments after a table is created can be missed. Grant superuser for full coverage.',
+        );
+      }
       await migrate(statePool, config.state.schema);
       const metadata = await UndbMetadata.load(sourcePool, names.undbSchema);
       const context: BuildContext = { db: sourcePool, metadata, timeZone, readsGeneratedColumns: version >= 180000 };

@@ -159,16 +159,74 @@ export async function coverMetadataTables(db: Queryable, names: SourceNames): Pr
   }
 }
 
+export const coverageTriggerName = (names: SourceNames) => `${names.slot}_cover_new_tables`;
+
+/**
+ * A table Undb creates must be in the update/delete publication before its first UPDATE, or that UPDATE
+ * is never published. Covering it when its creation shows up in the WAL leaves a window (a record edited
+ * right after its table was created is lost), so where we may (superuser), an event trigger covers record
+ * and join tables inside Undb's own CREATE TABLE transaction. It can never fail Undb's DDL: any error is
+ * downgraded to a warning, and the WAL-driven coverage in capture.ts remains as the fallback.
+ * Returns false when the role may not create event triggers.
+ */
+export async function installCoverageTrigger(db: Queryable, names: SourceNames, functionSchema: string): Promise<boolean> {
+  const { rows } = await db.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = current_user');
+  if (!rows[0]?.rolsuper) return false;
+  const fn = `${quoteIdent(functionSchema)}.${quoteIdent(coverageTriggerName(names))}`;
+  await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(functionSchema)}`);
+  await db.query(`
+    CREATE OR REPLACE FUNCTION ${fn}() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $body$
+    DECLARE
+      created record;
+      relation text;
+    BEGIN
+      FOR created IN SELECT objid, object_identity FROM pg_event_trigger_ddl_commands()
+                      WHERE object_type = 'table' AND schema_name = ${quoteLiteral(names.undbSchema)} LOOP
+        SELECT relname INTO relation FROM pg_class WHERE oid = created.objid;
+        CONTINUE WHEN relation IS NULL
+          OR NOT (relation ~ '^tbl[0-9A-Za-z]+$' OR relation ~ '^[$]tbl[0-9A-Za-z]+_tbl[0-9A-Za-z]+_fld[0-9A-Za-z]+_join_table$');
+        BEGIN
+          EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', created.object_identity);
+          EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', ${quoteLiteral(changesPublication(names))}, created.object_identity);
+        EXCEPTION WHEN OTHERS THEN
+          RAISE WARNING 'undb-relay could not cover table %: %', created.object_identity, SQLERRM;
+        END;
+      END LOOP;
+    END
+    $body$`);
+  const exists = await db.query('select 1 from pg_event_trigger where evtname = $1', [coverageTriggerName(names)]);
+  if (!exists.rowCount) {
+    await db.query(
+      `CREATE EVENT TRIGGER ${quoteIdent(coverageTriggerName(names))} ON ddl_command_end
+         WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') EXECUTE FUNCTION ${fn}()`,
+    );
+  }
+  return true;
+}
+
+export interface SourceSetup {
+  slot: SlotState;
+  /** Whether new tables are covered inside Undb's own transaction (see installCoverageTrigger). */
+  coverageTrigger: boolean;
+}
+
 /** Everything `setup` does on the source database, idempotently. */
-export async function setUpSource(db: Queryable, names: SourceNames): Promise<SlotState> {
+export async function setUpSource(db: Queryable, names: SourceNames, functionSchema: string): Promise<SourceSetup> {
   await ensurePublications(db, names);
   await coverMetadataTables(db, names);
+  const coverageTrigger = await installCoverageTrigger(db, names, functionSchema);
   await coverTables(db, names, await listUndbDataTables(db, names));
-  return ensureSlot(db, names.slot);
+  return { slot: await ensureSlot(db, names.slot), coverageTrigger };
 }
 
 export async function tearDownSource(db: Queryable, names: SourceNames): Promise<string[]> {
   const dropped: string[] = [];
+  const trigger = await db.query('select 1 from pg_event_trigger where evtname = $1', [coverageTriggerName(names)]);
+  if (trigger.rowCount) {
+    await db.query(`DROP EVENT TRIGGER ${quoteIdent(coverageTriggerName(names))}`);
+    dropped.push(`event trigger ${coverageTriggerName(names)}`);
+  }
   if (await readSlot(db, names.slot)) {
     await db.query('select pg_drop_replication_slot($1)', [names.slot]);
     dropped.push(`slot ${names.slot}`);
