@@ -44,7 +44,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const { line, col } = lineCounter.linePos(error.pos[0]);
     problems.push(`line ${line}, column ${col}: ${error.message.split('\n')[0]}`);
   }
-  if (problems.length) throw new ConfigError(file, problems);
+  if (document.errors.length) throw new ConfigError(file, problems);
   const raw = (document.toJS() ?? {}) as unknown;
   const lineOf = (path: string[]) => {
     const node = document.getIn(path, true) as { range?: [number] } | undefined;

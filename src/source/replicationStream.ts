@@ -44,6 +44,7 @@ export class ReplicationStream {
   private draining = false;
   private paused = false;
   private stopped = false;
+  private connected = false;
   private timer: NodeJS.Timeout | undefined;
   private fail: (error: Error) => void = () => undefined;
 
@@ -74,8 +75,9 @@ export class ReplicationStream {
     failed.catch(() => undefined);
     client.on('error', (error) => this.fail(error));
     await client.connect();
+    this.connected = true;
     if (this.stopped) {
-      await client.end();
+      this.close();
       return;
     }
     // pg's Client keeps its protocol connection private; replication needs its copy stream.
@@ -123,6 +125,8 @@ export class ReplicationStream {
   private close(): void {
     clearInterval(this.timer);
     this.queue = [];
+    // Ending a client that is still connecting can hang its connect(): run() closes it once connected.
+    if (!this.connected) return;
     const client = this.client;
     this.client = undefined;
     client?.end().catch(() => undefined);
@@ -159,16 +163,24 @@ export class ReplicationStream {
   private sendStatus(replyRequested: boolean): void {
     const connection = (this.client as unknown as { connection?: PgConnection } | undefined)?.connection;
     if (!connection || this.stopped) return;
-    const message = Buffer.alloc(34);
-    message[0] = 0x72; // 'r': standby status update
-    const position = this.confirmed;
-    message.writeBigUInt64BE(position, 1); // written
-    message.writeBigUInt64BE(position, 9); // flushed: what the slot's confirmed_flush_lsn becomes
-    message.writeBigUInt64BE(position, 17); // applied
-    message.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_OFFSET_US, 25);
-    message[33] = replyRequested ? 1 : 0;
-    connection.sendCopyFromChunk(message);
+    connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed, Date.now(), replyRequested));
   }
+}
+
+/**
+ * The 'r' message. Written, flushed and applied are all the durable LSN, exactly: Postgres' own apply
+ * worker reports the commit end LSN unchanged, and +1 can skip a transaction whose commit record starts
+ * right there. The clock is microseconds since 2000-01-01.
+ */
+export function standbyStatusUpdate(durable: Lsn, nowMs: number, replyRequested = false): Buffer {
+  const message = Buffer.alloc(34);
+  message[0] = 0x72;
+  message.writeBigUInt64BE(durable, 1);
+  message.writeBigUInt64BE(durable, 9);
+  message.writeBigUInt64BE(durable, 17);
+  message.writeBigInt64BE(BigInt(nowMs) * 1000n - PG_EPOCH_OFFSET_US, 25);
+  message[33] = replyRequested ? 1 : 0;
+  return message;
 }
 
 interface PgConnection {
