@@ -40,7 +40,7 @@ const identity = (value: unknown) => value;
 export class ReplicationStream {
   private client: pg.Client | undefined;
   private confirmed: Lsn = 0n;
-  private queue: Buffer[] = [];
+  private queue: QueuedItem[] = [];
   private draining = false;
   private paused = false;
   private stopped = false;
@@ -83,13 +83,22 @@ export class ReplicationStream {
     // pg's Client keeps its protocol connection private; replication needs its copy stream.
     const connection = (client as unknown as { connection: PgConnection }).connection;
     connection.on('copyData', ({ chunk }: { chunk: Buffer }) => {
-      if (chunk[0] === 0x6b /* k */ && chunk[17] === 1) this.sendStatus(false);
-      this.queue.push(chunk);
+      // Parse now: pg-protocol's chunk is a view into a socket buffer it reuses, so a chunk kept for later
+      // can be overwritten by the next read (seen as "unexpected end of message" under backlog).
+      let item: QueuedItem;
+      try {
+        item = this.decode(parser, chunk);
+      } catch (error) {
+        this.fail(error as Error);
+        return;
+      }
+      if (item.kind === 'keepalive' && item.replyRequested) this.sendStatus(false);
+      this.queue.push(item);
       if (!this.paused && this.queue.length >= PAUSE_AT) {
         this.paused = true;
         connection.stream.pause();
       }
-      void this.drain(parser, handlers, connection);
+      void this.drain(handlers, connection);
     });
     this.timer = setInterval(() => this.sendStatus(false), this.options.statusIntervalMs ?? 10_000);
     const publications = this.options.publications.map((name) => `"${name.replace(/"/g, '""')}"`).join(',');
@@ -132,25 +141,35 @@ export class ReplicationStream {
     client?.end().catch(() => undefined);
   }
 
-  private async drain(parser: PgoutputPlugin, handlers: StreamHandlers, connection: PgConnection) {
+  private decode(parser: PgoutputPlugin, chunk: Buffer): QueuedItem {
+    if (chunk[0] === 0x77 /* w: XLogData */) {
+      const message = parser.parse(chunk.subarray(25));
+      if (message.tag === 'relation') {
+        // Keep every value as the server's text: no Date/timezone, int8 or JSON round trips.
+        for (const column of message.columns) column.parser = identity;
+      }
+      return { kind: 'data', message };
+    }
+    if (chunk[0] === 0x6b /* k: keepalive */) {
+      return { kind: 'keepalive', walEnd: chunk.readBigUInt64BE(1), replyRequested: chunk[17] === 1 };
+    }
+    throw new Error(`unexpected replication message type 0x${chunk[0]?.toString(16)}`);
+  }
+
+  private async drain(handlers: StreamHandlers, connection: PgConnection) {
     if (this.draining) return;
     this.draining = true;
     try {
-      for (let chunk = this.queue.shift(); chunk; chunk = this.queue.shift()) {
+      for (let item = this.queue.shift(); item; item = this.queue.shift()) {
         if (this.paused && this.queue.length <= RESUME_AT) {
           this.paused = false;
           connection.stream.resume();
         }
-        if (chunk[0] === 0x77 /* w: XLogData */) {
-          const message = parser.parse(chunk.subarray(25));
-          if (message.tag === 'relation') {
-            // Keep every value as the server's text: no Date/timezone, int8 or JSON round trips.
-            for (const column of message.columns) column.parser = identity;
-          }
-          const pending = handlers.onMessage(message);
+        if (item.kind === 'data') {
+          const pending = handlers.onMessage(item.message);
           if (pending) await pending;
-        } else if (chunk[0] === 0x6b /* k: keepalive */) {
-          handlers.onKeepalive(chunk.readBigUInt64BE(1));
+        } else {
+          handlers.onKeepalive(item.walEnd);
         }
       }
     } catch (error) {
@@ -182,6 +201,10 @@ export function standbyStatusUpdate(durable: Lsn, nowMs: number, replyRequested 
   message[33] = replyRequested ? 1 : 0;
   return message;
 }
+
+type QueuedItem =
+  | { kind: 'data'; message: PgoutputMessage }
+  | { kind: 'keepalive'; walEnd: Lsn; replyRequested: boolean };
 
 interface PgConnection {
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;

@@ -42,6 +42,31 @@ describe.each(inject('servers'))('capture on $name', (server) => {
     expect(events.map((event) => event.ordinal)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('reads a backlog intact while the event log is stalled (stream paused, then resumed)', async () => {
+    const ctx = await undbWithRelay(server);
+    cleanups.push(ctx.cleanup);
+    const user = await ctx.undb.addUser('ann');
+    const table = await ctx.undb.createTable('Backlog', [{ name: 'Label', type: 'string' }]);
+    const blocker = new pg.Client({ connectionString: ctx.database.url });
+    await blocker.connect();
+    cleanups.push(() => blocker.end());
+    await blocker.query('BEGIN; LOCK TABLE undb_relay.events IN ACCESS EXCLUSIVE MODE');
+    const labels = Array.from({ length: 1500 }, (_, i) => `record number ${i} ${'x'.repeat(i % 50)}`);
+    const pool = ctx.undb;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < labels.length) await pool.createRecord(table, { Label: labels[next++] }, { userId: user });
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await blocker.query('ROLLBACK');
+    const events = await ctx.collector.next(1500);
+    expect(events.map((event) => event.items[0]!.record.Label).sort()).toEqual([...labels].sort());
+    // Read in one go: no parse failure forced a reconnect and replay.
+    expect(ctx.relay.capture.status.lastError).toBeUndefined();
+  });
+
   it('advances an idle slot: WAL written elsewhere is not retained forever', async () => {
     const ctx = await undbWithRelay(server);
     cleanups.push(ctx.cleanup);
