@@ -9,5 +9,6 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     globalSetup: ['test/harness/globalSetup.ts'],
+    reporters: ['default', './test/harness/summaryReporter.ts'],
   },
 });

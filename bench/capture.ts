@@ -4,6 +4,8 @@
  *
  *   npm run bench:capture            (ROWS=200000 TXS=20000 by default)
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildEvents } from '../src/events/build.js';
 import { EventLog } from '../src/delivery/eventLog.js';
@@ -53,10 +55,11 @@ async function main() {
       const rows = await generate(workload, undb, table, user, row);
       const label = workload === 'bulk' ? `1 transaction of ${BULK_ROWS} rows` : `${SMALL_TXS} one-row transactions`;
       console.log(`\n${label} (Undb-shaped: each record with its undb_outbox row)`);
+      // Each measurement in a fresh process, so its memory figure is its own.
       const runs = [
-        await bareReader(url, names('bench_bare'), rows),
-        await capture(url, names('bench_relay'), rows, false),
-        await capture(url, names('bench_durable'), rows, true),
+        await measure({ variant: 'bare', url, slot: 'bench_bare', rows }),
+        await measure({ variant: 'built', url, slot: 'bench_relay', rows }),
+        await measure({ variant: 'durable', url, slot: 'bench_durable', rows }),
       ];
       for (const run of runs) {
         console.log(
@@ -167,7 +170,33 @@ async function capture(url: string, names: SourceNames, expected: number, durabl
   };
 }
 
-main().catch((error) => {
+interface Measurement {
+  variant: 'bare' | 'built' | 'durable';
+  url: string;
+  slot: string;
+  rows: number;
+}
+
+function measure(job: Measurement): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_JOB: JSON.stringify(job) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as Run) : reject(new Error(`${job.variant} run failed (${code})`))));
+  });
+}
+
+async function runJob(job: Measurement): Promise<Run> {
+  const names: SourceNames = { slot: job.slot, publication: 'undb_relay', undbSchema: 'public' };
+  if (job.variant === 'bare') return bareReader(job.url, names, job.rows);
+  return capture(job.url, names, job.rows, job.variant === 'durable');
+}
+
+const job = process.env.BENCH_JOB ? (JSON.parse(process.env.BENCH_JOB) as Measurement) : undefined;
+(job ? runJob(job).then((run) => process.stdout.write(JSON.stringify(run))) : main()).catch((error) => {
   console.error(error);
   process.exitCode = 1;
 });

@@ -22,7 +22,10 @@ export interface DurableSink {
   close(): Promise<void>;
 }
 
+// One INSERT carries at most this many rows or bytes of bodies: a 200,000-row transaction's 100 MB of
+// bulk bodies would otherwise be built and sent as a single statement.
 const MAX_ROWS_PER_STATEMENT = 500;
+const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
 
 export class EventLog implements DurableSink {
   private queue: PendingWrite[] = [];
@@ -70,9 +73,19 @@ export class EventLog implements DurableSink {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      for (let start = 0; start < events.length; start += MAX_ROWS_PER_STATEMENT) {
-        await this.insert(client, events.slice(start, start + MAX_ROWS_PER_STATEMENT));
+      let rows: Array<{ event: RelayEvent; body: string }> = [];
+      let bytes = 0;
+      for (const event of events) {
+        const body = JSON.stringify(envelope(event));
+        rows.push({ event, body });
+        bytes += body.length;
+        if (rows.length >= MAX_ROWS_PER_STATEMENT || bytes >= MAX_BYTES_PER_STATEMENT) {
+          await this.insert(client, rows);
+          rows = [];
+          bytes = 0;
+        }
       }
+      await this.insert(client, rows);
       await client.query(
         `insert into ${this.positionTable} (slot, durable_lsn, updated_at) values ($1, $2::pg_lsn, now())
          on conflict (slot) do update set durable_lsn = greatest(excluded.durable_lsn, ${this.positionTable}.durable_lsn),
@@ -88,8 +101,9 @@ export class EventLog implements DurableSink {
     }
   }
 
-  private async insert(client: pg.PoolClient, events: RelayEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  private async insert(client: pg.PoolClient, rows: Array<{ event: RelayEvent; body: string }>): Promise<void> {
+    if (rows.length === 0) return;
+    const events = rows.map((row) => row.event);
     await client.query(
       `insert into ${this.table} (id, commit_lsn, ordinal, name, table_id, record_count, operator_id, committed_at, body)
        select * from unnest($1::uuid[], $2::pg_lsn[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[],
@@ -104,7 +118,7 @@ export class EventLog implements DurableSink {
         events.map((event) => event.items.length),
         events.map((event) => event.operatorId),
         events.map((event) => event.timestamp),
-        events.map((event) => JSON.stringify(envelope(event))),
+        rows.map((row) => row.body),
       ],
     );
   }
