@@ -133,6 +133,7 @@ async function bareReader(url: string, names: SourceNames, expected: number): Pr
 /** The relay's capture path: stream, assembly, metadata, readable records, events; durable or not. */
 async function capture(url: string, names: SourceNames, expected: number, durable: boolean): Promise<Run> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', () => undefined);
   const metadata = await UndbMetadata.load(pool, names.undbSchema);
   const context = { db: pool, metadata, timeZone: 'UTC', readsGeneratedColumns: true };
   const settings = { slot: names.slot, maxBulkSize: 1000, schemaMigrations: 'skip' as const };

@@ -50,8 +50,10 @@ export async function createDatabase(server: TestServer): Promise<TestDatabase> 
   };
 }
 
+/** Slots are cluster-wide: each test database gets its own, named after it. */
 export function testConfig(url: string, yaml = ''): RelayConfig {
-  return parseConfig(`database:\n  url: ${url}\n${yaml}`, 'test.yaml', {});
+  const slot = url.slice(url.lastIndexOf('/') + 1);
+  return parseConfig(`database:\n  url: ${url}\n  slot: ${slot}\nhttp:\n  port: 0\n${yaml}`, 'test.yaml', {});
 }
 
 export class EventCollector {
@@ -107,18 +109,19 @@ export async function undbWithRelay(server: TestServer, yaml = '') {
   const undb = await UndbDatabase.create(database.url);
   const config = testConfig(database.url, yaml);
   const running = await startRelay(config);
+  let cleaned: Promise<void> | undefined;
   return {
     database,
     undb,
     config,
     ...running,
-    async cleanup() {
+    cleanup: () => (cleaned ??= (async () => {
       await running.stop();
       const pool = new pg.Pool({ connectionString: database.url });
       await tearDownSource(pool, { slot: config.database.slot, publication: config.database.publication, undbSchema: 'public' }).catch(() => undefined);
       await pool.end();
       await undb.close();
       await database.drop();
-    },
+    })()),
   };
 }

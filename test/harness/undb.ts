@@ -159,6 +159,7 @@ export class UndbDatabase {
 
   static async create(url: string): Promise<UndbDatabase> {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined); // idle clients cut off when a test drops its database
     await pool.query(METADATA_DDL);
     const db = new UndbDatabase(pool);
     await pool.query(`insert into undb_space (id, name) values ($1, 'Space')`, [db.spaceId]);

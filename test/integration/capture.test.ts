@@ -113,7 +113,7 @@ describe.each(inject('servers'))('capture on $name', (server) => {
     cleanups.push(() => database.drop());
     const undb = await UndbDatabase.create(database.url);
     cleanups.push(() => undb.close());
-    const file = writeConfig(`database:\n  url: ${database.url}\nhttp:\n  port: 0\n`);
+    const file = writeConfig(`database:\n  url: ${database.url}\n  slot: ${database.name}\nhttp:\n  port: 0\n`);
     const ann = await undb.addUser('ann');
     const eventIdsOf = async (recordId: string) =>
       (
@@ -140,7 +140,7 @@ describe.each(inject('servers'))('capture on $name', (server) => {
     await relay.kill('SIGKILL');
     await blocker.query('ROLLBACK');
     await blocker.end();
-    const slotAfterKill = await readSlot(undb.pool, 'undb_relay');
+    const slotAfterKill = await readSlot(undb.pool, database.name);
     const durable = await undb.pool.query('select id from undb_relay.events');
     expect(durable.rowCount).toBe(1); // only A is durable
     expect(await eventIdsOf(b)).toEqual([]);
@@ -154,7 +154,7 @@ describe.each(inject('servers'))('capture on $name', (server) => {
     // The replayed B was built again with the same id.
     await relay.waitForLine((line) => line.msg === 'event built' && line.id === bEventId);
     expect(slotAfterKill!.confirmedFlushLsn).toBeLessThan(
-      (await readSlot(undb.pool, 'undb_relay'))!.confirmedFlushLsn,
+      (await readSlot(undb.pool, database.name))!.confirmedFlushLsn,
     );
     await relay.kill('SIGTERM');
   });
