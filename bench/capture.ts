@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildEvents } from '../src/events/build.js';
-import { EventLog } from '../src/delivery/eventLog.js';
+import { Outbox } from '../src/delivery/outbox.js';
 import { embeddedBinDir, LocalPostgres } from '../src/ops/localPostgres.js';
 import { silentLogger } from '../src/ops/log.js';
 import { migrate } from '../src/ops/migrate.js';
@@ -138,7 +138,7 @@ async function capture(url: string, names: SourceNames, expected: number, durabl
   const context = { db: pool, metadata, timeZone: 'UTC', readsGeneratedColumns: true };
   const settings = { slot: names.slot, maxBulkSize: 1000, schemaMigrations: 'skip' as const };
   if (durable) await migrate(pool, 'undb_relay');
-  const eventLog = new EventLog(pool, 'undb_relay', names.slot);
+  const eventLog = new Outbox(pool, 'undb_relay', names.slot);
   let seen = 0;
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
@@ -146,7 +146,7 @@ async function capture(url: string, names: SourceNames, expected: number, durabl
     const { events } = await buildEvents(tx, context, settings);
     metadata.apply(tx);
     for (const event of events) seen += event.items.length;
-    const written = durable && events.length ? eventLog.write(events, tx.commitEndLsn) : Promise.resolve();
+    const written = durable && events.length ? eventLog.write({ events, deliveries: [] }, tx.commitEndLsn) : Promise.resolve();
     return { durable: written };
   };
   const capture = new Capture({ connectionString: url, db: pool, names, log: silentLogger(), handle });

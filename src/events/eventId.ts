@@ -9,7 +9,16 @@ import { formatLsn } from '../source/lsn.js';
 const NAMESPACE = Buffer.from('6f1d2c3a9b7e4d5f8a0c1e2b3d4f5a6b', 'hex');
 
 export function eventId(slot: string, commitEndLsn: bigint, ordinal: number): string {
-  const hash = createHash('sha1').update(NAMESPACE).update(`${slot}/${formatLsn(commitEndLsn)}/${ordinal}`).digest();
+  return nameBasedUuid(`${slot}/${formatLsn(commitEndLsn)}/${ordinal}`);
+}
+
+/** A stable id derived from another (a per-record undb-v1 event, a delivery). */
+export function derivedId(parentId: string, key: string): string {
+  return nameBasedUuid(`${parentId}/${key}`);
+}
+
+function nameBasedUuid(name: string): string {
+  const hash = createHash('sha1').update(NAMESPACE).update(name).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

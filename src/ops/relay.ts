@@ -1,15 +1,22 @@
 /**
- * The composition root: source → undb → events → durable event log, with every resource closed on stop.
+ * The composition root: source → undb → events → subscriptions → outbox (durable, then acknowledged) and,
+ * independently, outbox → dispatcher → receivers. Every resource is closed on stop.
  */
 import pg from 'pg';
 import type { RelayConfig } from '../config/schema.js';
-import { EventLog } from '../delivery/eventLog.js';
+import { Dispatcher } from '../delivery/dispatcher.js';
+import { Outbox } from '../delivery/outbox.js';
+import { DeliveryStore } from '../delivery/store.js';
 import { buildEvents, type BuildContext, type BuildSettings } from '../events/build.js';
 import { envelope } from '../events/payloads.js';
 import type { RelayEvent } from '../events/types.js';
 import { Capture } from '../source/capture.js';
-import { serverVersion, setUpSource, type SourceNames } from '../source/setup.js';
+import { quoteIdent, serverVersion, setUpSource, type SourceNames } from '../source/setup.js';
 import type { CommittedTransaction } from '../source/transactions.js';
+import { SubscriptionRegistry } from '../subscriptions/registry.js';
+import { route, type RoutedEvent } from '../subscriptions/route.js';
+import { TableSubscriptions, UndbWebhookSubscriptions } from '../subscriptions/sources.js';
+import type { ResolvedSubscription } from '../subscriptions/types.js';
 import { UndbMetadata } from '../undb/metadata.js';
 import { isSupportedTimeZone } from '../undb/timestamps.js';
 import type { Logger } from './log.js';
@@ -17,7 +24,7 @@ import { migrate } from './migrate.js';
 
 export interface RelayHooks {
   /** Called with each transaction's events once they are built (before they are durable). */
-  onEvents?: (events: RelayEvent[]) => void;
+  onEvents?: (events: RelayEvent[], routed: RoutedEvent[]) => void;
 }
 
 export const sourceNames = (config: RelayConfig): SourceNames => ({
@@ -26,17 +33,30 @@ export const sourceNames = (config: RelayConfig): SourceNames => ({
   undbSchema: config.database.undbSchema,
 });
 
+interface Parts {
+  sourcePool: pg.Pool;
+  statePool: pg.Pool;
+  outbox: Outbox;
+  capture: Capture;
+  dispatcher: Dispatcher;
+  registry: SubscriptionRegistry;
+  tableSubscriptions: TableSubscriptions | undefined;
+}
+
 export class Relay {
-  private constructor(
-    private readonly sourcePool: pg.Pool,
-    private readonly statePool: pg.Pool,
-    private readonly eventLog: EventLog,
-    readonly capture: Capture,
-  ) {}
+  readonly capture: Capture;
+  readonly dispatcher: Dispatcher;
+  readonly registry: SubscriptionRegistry;
+
+  private constructor(private readonly parts: Parts) {
+    this.capture = parts.capture;
+    this.dispatcher = parts.dispatcher;
+    this.registry = parts.registry;
+  }
 
   static async start(config: RelayConfig, log: Logger, hooks: RelayHooks = {}): Promise<Relay> {
     const sourcePool = new pg.Pool({ connectionString: config.database.url, max: 4 });
-    const statePool = new pg.Pool({ connectionString: config.state.url, max: 4 });
+    const statePool = new pg.Pool({ connectionString: config.state.url, max: 6 });
     // An idle client whose server went away (restart, failover) must not crash the relay: the next
     // query reconnects, and the capture loop retries.
     for (const pool of [sourcePool, statePool]) pool.on('error', (error) => log.warn({ err: error }, 'database connection lost'));
@@ -48,32 +68,51 @@ export class Relay {
       if (!setup.coverageTrigger) {
         log.warn(
           'the relay role is not a superuser, so it cannot install the event trigger that covers tables Undb creates ' +
-            'inside Undb\'s own transaction; new tables are covered when their creation is seen in the WAL, and an edit ' +
+            "inside Undb's own transaction; new tables are covered when their creation is seen in the WAL, and an edit " +
             'made in the first moments after a table is created can be missed. Grant superuser for full coverage.',
         );
       }
       await migrate(statePool, config.state.schema);
       const metadata = await UndbMetadata.load(sourcePool, names.undbSchema);
+      const registry = new SubscriptionRegistry(metadata, { secrets: config.signing.secrets }, log);
+      if (config.subscriptionSources.yaml) {
+        registry.setSource('yaml', config.subscriptions.map((raw, index) => ({ raw, where: `subscriptions[${index}]` })));
+      }
+      const tableSubscriptions = config.subscriptionSources.table
+        ? new TableSubscriptions(statePool, config.state.schema, registry, log)
+        : undefined;
+      await tableSubscriptions?.start();
+      const webhooks = config.subscriptionSources.undbWebhooks
+        ? new UndbWebhookSubscriptions(registry, names.undbSchema, config.signing.secrets.length === 0)
+        : undefined;
+      await webhooks?.load(sourcePool);
+
+      const store = new DeliveryStore(statePool, config.state.schema);
+      const dispatcher = new Dispatcher(store, registry, config.delivery, log, {
+        disableSubscription: (subscription, reason) => disable(subscription, reason, statePool, config, registry, log),
+      });
+      const outbox = new Outbox(statePool, config.state.schema, names.slot, () => dispatcher.wake());
       const context: BuildContext = { db: sourcePool, metadata, timeZone, readsGeneratedColumns: version >= 180000 };
       const settings: BuildSettings = {
         slot: names.slot,
         maxBulkSize: config.events.maxBulkSize,
         schemaMigrations: config.events.schemaMigrations,
       };
-      const eventLog = new EventLog(statePool, config.state.schema, names.slot);
       const capture = new Capture({
         connectionString: config.database.url,
         db: sourcePool,
         names,
         log,
         handle: async (tx) => {
-          const events = await handleTransaction(tx, context, settings, log);
-          hooks.onEvents?.(events);
-          return { durable: events.length ? eventLog.write(events, tx.commitEndLsn) : Promise.resolve() };
+          const { events, deliveries } = await handleTransaction(tx, context, settings, registry, webhooks, log);
+          hooks.onEvents?.(events, deliveries);
+          const durable = events.length ? outbox.write({ events, deliveries }, tx.commitEndLsn) : Promise.resolve();
+          return { durable };
         },
       });
+      await dispatcher.start();
       capture.start();
-      return new Relay(sourcePool, statePool, eventLog, capture);
+      return new Relay({ sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
     } catch (error) {
       await Promise.all([sourcePool.end(), statePool.end()]);
       throw error;
@@ -81,9 +120,12 @@ export class Relay {
   }
 
   async stop(): Promise<void> {
-    await this.capture.stop();
-    await this.eventLog.close();
-    await Promise.all([this.sourcePool.end(), this.statePool.end()]);
+    const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool } = this.parts;
+    tableSubscriptions?.stop();
+    await capture.stop();
+    await outbox.close();
+    await dispatcher.stop();
+    await Promise.all([sourcePool.end(), statePool.end()]);
   }
 }
 
@@ -91,21 +133,54 @@ async function handleTransaction(
   tx: CommittedTransaction,
   context: BuildContext,
   settings: BuildSettings,
+  registry: SubscriptionRegistry,
+  webhooks: UndbWebhookSubscriptions | undefined,
   log: Logger,
-): Promise<RelayEvent[]> {
+): Promise<{ events: RelayEvent[]; deliveries: RoutedEvent[] }> {
   const result = await buildEvents(tx, context, settings);
+  // Matched against the subscriptions and schema in force before this transaction's own metadata writes.
+  const deliveries = route(result.events, registry.active, context.metadata);
   // Metadata written by this transaction applies from the next one on (a rename in N names N+1 anew).
   const metadataChange = context.metadata.apply(tx);
-  if (metadataChange.tablesChanged.length) log.info({ tables: metadataChange.tablesChanged }, 'Undb table metadata changed');
+  if (metadataChange.tablesChanged.length) {
+    log.info({ tables: metadataChange.tablesChanged }, 'Undb table metadata changed');
+    registry.revalidate();
+  }
+  webhooks?.apply(tx);
   for (const problem of result.problems) log.error({ xid: tx.xid }, problem);
   if (result.skippedMigrationRows) {
-    log.info({ xid: tx.xid, rows: result.skippedMigrationRows }, 'schema migration: record rows rewritten without a user edit, no events (events.schemaMigrations: skip)');
+    log.info(
+      { xid: tx.xid, rows: result.skippedMigrationRows },
+      'schema migration: record rows rewritten without a user edit, no events (events.schemaMigrations: skip)',
+    );
   }
   for (const event of result.events) {
-    log.info({ id: event.id, event: event.name, table: event.tableName, records: event.items.length }, 'event built');
+    const to = deliveries.filter((delivery) => delivery.eventId === event.id).map((delivery) => delivery.subscriptionId);
+    log.info({ id: event.id, event: event.name, table: event.tableName, records: event.items.length, subscriptions: to }, 'event built');
     if (log.isLevelEnabled('debug')) log.debug({ body: envelope(event) }, 'event body');
   }
-  return result.events;
+  return { events: result.events, deliveries };
+}
+
+/** A receiver answered 410 Gone: the subscription stops matching until an operator turns it back on. */
+async function disable(
+  subscription: ResolvedSubscription,
+  reason: string,
+  statePool: pg.Pool,
+  config: RelayConfig,
+  registry: SubscriptionRegistry,
+  log: Logger,
+): Promise<void> {
+  if (subscription.source === 'table') {
+    await statePool.query(`update ${quoteIdent(config.state.schema)}.subscriptions set enabled = false, updated_at = now() where id = $1`, [
+      subscription.id,
+    ]);
+  }
+  registry.disable(subscription.id);
+  log.error(
+    { subscription: subscription.id },
+    `${reason}: subscription disabled. ${subscription.source === 'table' ? 'Set enabled = true in its row' : 'Restart the relay'} to turn it back on.`,
+  );
 }
 
 async function serverTimeZone(db: pg.Pool, log: Logger): Promise<string> {

@@ -1,5 +1,6 @@
 /**
- * The durable side of capture: a transaction's events and the new replication position are written in one
+ * The durable side of capture: a transaction's events, its deliveries (one row per event and matching
+ * subscription, with the exact body) and the new replication position are written in one
  * state-database transaction; only when it commits does the returned promise resolve, and only then is the
  * transaction's commit LSN acknowledged to the slot. Writes that arrive while one is committing are
  * committed together in the next one (group commit), so small transactions do not each pay a round trip.
@@ -9,16 +10,24 @@ import { formatLsn, type Lsn } from '../source/lsn.js';
 import { quoteIdent } from '../source/setup.js';
 import { envelope } from '../events/payloads.js';
 import type { RelayEvent } from '../events/types.js';
+import type { RoutedEvent } from '../subscriptions/route.js';
 
-interface PendingWrite {
+/** One outbox row: an event's body for one subscription. */
+export type NewDelivery = RoutedEvent;
+
+export interface CapturedBatch {
   events: RelayEvent[];
+  deliveries: NewDelivery[];
+}
+
+interface PendingWrite extends CapturedBatch {
   commitEndLsn: Lsn;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
 export interface DurableSink {
-  write(events: RelayEvent[], commitEndLsn: Lsn): Promise<void>;
+  write(batch: CapturedBatch, commitEndLsn: Lsn): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,24 +36,28 @@ export interface DurableSink {
 const MAX_ROWS_PER_STATEMENT = 500;
 const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
 
-export class EventLog implements DurableSink {
+export class Outbox implements DurableSink {
   private queue: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
   private readonly table: string;
+  private readonly deliveriesTable: string;
   private readonly positionTable: string;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
     private readonly slot: string,
+    /** Called after each commit that added deliveries: the dispatcher need not wait for its next poll. */
+    private readonly onDeliveries: () => void = () => undefined,
   ) {
     this.table = `${quoteIdent(schema)}.events`;
+    this.deliveriesTable = `${quoteIdent(schema)}.deliveries`;
     this.positionTable = `${quoteIdent(schema)}.replication_position`;
   }
 
-  write(events: RelayEvent[], commitEndLsn: Lsn): Promise<void> {
+  write(batch: CapturedBatch, commitEndLsn: Lsn): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, commitEndLsn, resolve, reject });
+      this.queue.push({ ...batch, commitEndLsn, resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -60,6 +73,7 @@ export class EventLog implements DurableSink {
       try {
         await this.commit(batch);
         for (const write of batch) write.resolve();
+        if (batch.some((write) => write.deliveries.length)) this.onDeliveries();
       } catch (error) {
         for (const write of batch) write.reject(error as Error);
       }
@@ -86,6 +100,7 @@ export class EventLog implements DurableSink {
         }
       }
       await this.insert(client, rows);
+      await this.insertDeliveries(client, batch.flatMap((write) => write.deliveries));
       await client.query(
         `insert into ${this.positionTable} (slot, durable_lsn, updated_at) values ($1, $2::pg_lsn, now())
          on conflict (slot) do update set durable_lsn = greatest(excluded.durable_lsn, ${this.positionTable}.durable_lsn),
@@ -98,6 +113,36 @@ export class EventLog implements DurableSink {
       throw error;
     } finally {
       client.release();
+    }
+  }
+
+  private async insertDeliveries(client: pg.PoolClient, deliveries: NewDelivery[]): Promise<void> {
+    let start = 0;
+    while (start < deliveries.length) {
+      let bytes = 0;
+      let end = start;
+      while (end < deliveries.length && end - start < MAX_ROWS_PER_STATEMENT && bytes < MAX_BYTES_PER_STATEMENT) bytes += deliveries[end++]!.body.length;
+      const slice = deliveries.slice(start, end);
+      start = end;
+      // WITH ORDINALITY: seq follows the order built here, which is commit order.
+      await client.query(
+        `insert into ${this.deliveriesTable} (id, event_id, subscription_id, event_name, table_id, record_ids, body)
+         select d.id, d.event_id, d.subscription_id, d.event_name, d.table_id,
+                array(select json_array_elements_text(d.record_ids::json)), d.body
+           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                with ordinality as d(id, event_id, subscription_id, event_name, table_id, record_ids, body, n)
+          order by d.n
+         on conflict (event_id, subscription_id) do nothing`,
+        [
+          slice.map((d) => d.id),
+          slice.map((d) => d.eventId),
+          slice.map((d) => d.subscriptionId),
+          slice.map((d) => d.eventName),
+          slice.map((d) => d.tableId),
+          slice.map((d) => JSON.stringify(d.recordIds)),
+          slice.map((d) => d.body),
+        ],
+      );
     }
   }
 

@@ -1,0 +1,142 @@
+/**
+ * The delivery log's SQL. A delivery moves pending → in_flight (claimed by this relay) → delivered or
+ * dead; a failed attempt goes back to pending with its next_attempt_at. With ordering `record`, a delivery
+ * is only claimed when no earlier delivery of the same subscription that shares a record is still open,
+ * so a failing event holds back only its own records' later events.
+ */
+import type pg from 'pg';
+import { quoteIdent } from '../source/setup.js';
+
+export interface ClaimedDelivery {
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  eventName: string;
+  body: string;
+  attempts: number;
+}
+
+export interface DeliveryRow {
+  id: string;
+  event_id: string;
+  subscription_id: string;
+  event_name: string;
+  table_id: string;
+  record_ids: string[];
+  status: string;
+  attempts: number;
+  next_attempt_at: Date;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+export class DeliveryStore {
+  private readonly table: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+  ) {
+    this.table = `${quoteIdent(schema)}.deliveries`;
+  }
+
+  /** After a crash, what this relay had in flight is pending again (sent at least once, maybe twice). */
+  async releaseInFlight(): Promise<number> {
+    const result = await this.pool.query(`update ${this.table} set status = 'pending', updated_at = now() where status = 'in_flight'`);
+    return result.rowCount ?? 0;
+  }
+
+  async claim(limit: number, ordering: 'record' | 'none'): Promise<ClaimedDelivery[]> {
+    const { rows } = await this.pool.query<ClaimedDelivery>(
+      `with due as (
+         select d.id from ${this.table} d
+          where d.status = 'pending' and d.next_attempt_at <= now()
+            and ($2 = 'none' or not exists (
+                  select 1 from ${this.table} e
+                   where e.subscription_id = d.subscription_id and e.seq < d.seq
+                     and e.status in ('pending', 'in_flight') and e.record_ids && d.record_ids))
+          order by d.seq
+          limit $1
+          for update skip locked)
+       update ${this.table} d set status = 'in_flight', updated_at = now()
+         from due where d.id = due.id
+       returning d.id::text as "id", d.event_id::text as "eventId", d.subscription_id as "subscriptionId",
+                 d.event_name as "eventName", d.body, d.attempts, d.seq`,
+      [limit, ordering],
+    );
+    return rows.sort((a, b) => Number((a as unknown as { seq: string }).seq) - Number((b as unknown as { seq: string }).seq));
+  }
+
+  async delivered(id: string, attempts: number, status: number): Promise<void> {
+    await this.pool.query(
+      `update ${this.table} set status = 'delivered', attempts = $2, last_status = $3, last_error = null,
+              delivered_at = now(), updated_at = now() where id = $1`,
+      [id, attempts, status],
+    );
+  }
+
+  async retry(id: string, attempts: number, nextAttemptAt: Date, status: number | null, error: string | null): Promise<void> {
+    await this.pool.query(
+      `update ${this.table} set status = 'pending', attempts = $2, next_attempt_at = $3, last_status = $4,
+              last_error = $5, updated_at = now() where id = $1`,
+      [id, attempts, nextAttemptAt, status, error],
+    );
+  }
+
+  /** Back to pending without counting an attempt (open circuit, paused subscription). */
+  async postpone(id: string, nextAttemptAt: Date, reason: string): Promise<void> {
+    await this.pool.query(
+      `update ${this.table} set status = 'pending', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1`,
+      [id, nextAttemptAt, reason],
+    );
+  }
+
+  async dead(id: string, attempts: number, status: number | null, error: string): Promise<void> {
+    await this.pool.query(
+      `update ${this.table} set status = 'dead', attempts = $2, last_status = $3, last_error = $4, updated_at = now() where id = $1`,
+      [id, attempts, status, error],
+    );
+  }
+
+  async list(filter: { failed?: boolean; subscription?: string; limit?: number }): Promise<DeliveryRow[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.failed) where.push(`(status = 'dead' or (status = 'pending' and attempts > 0))`);
+    if (filter.subscription) where.push(`subscription_id = $${values.push(filter.subscription)}`);
+    const { rows } = await this.pool.query<DeliveryRow>(
+      `select id::text, event_id::text, subscription_id, event_name, table_id, record_ids, status, attempts,
+              next_attempt_at, last_status, last_error, created_at, delivered_at
+         from ${this.table} ${where.length ? `where ${where.join(' and ')}` : ''}
+        order by seq desc limit $${values.push(filter.limit ?? 50)}`,
+      values,
+    );
+    return rows;
+  }
+
+  /** Puts deliveries back on the queue with a fresh attempt budget; the body (and event id) is unchanged. */
+  async redeliver(selector: { ids?: string[]; subscription?: string; since?: Date; dead?: boolean }): Promise<number> {
+    const where: string[] = [`status <> 'in_flight'`];
+    const values: unknown[] = [];
+    if (selector.ids?.length) where.push(`(id::text = any($${values.push(selector.ids)}) or event_id::text = any($${values.length}))`);
+    if (selector.subscription) where.push(`subscription_id = $${values.push(selector.subscription)}`);
+    if (selector.since) where.push(`created_at >= $${values.push(selector.since)}`);
+    if (selector.dead) where.push(`status = 'dead'`);
+    if (values.length === 0 && !selector.dead) throw new Error('redeliver needs ids, --subscription, --since or --dead');
+    const result = await this.pool.query(
+      `update ${this.table} set status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = null,
+              updated_at = now() where ${where.join(' and ')}`,
+      values,
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async counts(): Promise<Array<{ subscription_id: string; status: string; count: number }>> {
+    const { rows } = await this.pool.query(
+      `select subscription_id, status, count(*)::int as count from ${this.table}
+        where status <> 'delivered' group by 1, 2 order by 1, 2`,
+    );
+    return rows;
+  }
+}
