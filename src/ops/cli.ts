@@ -11,22 +11,39 @@ import { createLogger } from './log.js';
 import { migrate } from './migrate.js';
 import { Relay, sourceNames } from './relay.js';
 import { quoteIdent } from '../source/setup.js';
+import { DeliveryStore } from '../delivery/store.js';
+import { statusReport } from './status.js';
 
 const USAGE = `usage: undb-relay <command> [--config FILE]
 
 commands:
-  run        stream Undb's changes and build webhook events (the daemon)
-  setup      create the relay's schema, publications and slot; REPLICA IDENTITY FULL on record tables
-  teardown   drop the slot and publications (--drop-state: and the relay's schema)
-  start      what \`npm start\` runs: \`run\` when a database is configured`;
+  run          stream Undb's changes, build webhook events and deliver them (the daemon)
+  setup        create the relay's schema, publications and slot; REPLICA IDENTITY FULL on record tables
+  status       slot lag and retained WAL, outbox backlog, dead letters per subscription [--json]
+  deliveries   the delivery log [--failed] [--subscription ID] [--limit N]
+  redeliver    put deliveries back on the queue: <delivery-or-event-id…> | --subscription ID [--since TIME] | --dead
+  teardown     drop the slot and publications (--drop-state: and the relay's schema)
+  start        what \`npm start\` runs: \`run\` when a database is configured`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: { config?: string; 'drop-state'?: boolean; help?: boolean };
+  let values: Flags;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
-      options: { config: { type: 'string' }, 'drop-state': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        'drop-state': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean' },
+        failed: { type: 'boolean' },
+        dead: { type: 'boolean' },
+        subscription: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      allowPositionals: true,
       strict: true,
     }));
   } catch (error) {
@@ -45,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
         return await start(values.config);
       case 'setup':
         return await setup(loadConfig(configPath(values.config)));
+      case 'status':
+        return await status(loadConfig(configPath(values.config)), values.json ?? false);
+      case 'deliveries':
+        return await deliveries(loadConfig(configPath(values.config)), values);
+      case 'redeliver':
+        return await redeliver(loadConfig(configPath(values.config)), values, positionals);
       case 'teardown':
         return await teardown(loadConfig(configPath(values.config)), values['drop-state'] ?? false);
       default:
@@ -54,6 +77,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${USAGE}`);
       return 2;
     }
     console.error(`undb-relay ${command}: ${describe(error)}`);
@@ -108,6 +135,63 @@ async function teardown(config: RelayConfig, dropState: boolean): Promise<number
       dropped.push(`schema ${config.state.schema}`);
     }
     console.log(dropped.length ? `dropped ${dropped.join(', ')}` : 'nothing to drop');
+  });
+  return 0;
+}
+
+interface Flags {
+  config?: string;
+  'drop-state'?: boolean;
+  help?: boolean;
+  json?: boolean;
+  failed?: boolean;
+  dead?: boolean;
+  subscription?: string;
+  since?: string;
+  limit?: string;
+}
+
+class UsageError extends Error {}
+
+async function deliveries(config: RelayConfig, flags: Flags): Promise<number> {
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit takes a whole number ≥ 1, not "${flags.limit}"`);
+  await withPools(config, async (_source, state) => {
+    const rows = await new DeliveryStore(state, config.state.schema).list({ failed: flags.failed, subscription: flags.subscription, limit });
+    if (flags.json) return console.log(JSON.stringify(rows, null, 2));
+    if (rows.length === 0) return console.log('no deliveries');
+    console.log(['delivery', 'event', 'subscription', 'name', 'status', 'attempts', 'last', 'created'].join('\t'));
+    for (const row of rows) {
+      console.log(
+        [row.id, row.event_id, row.subscription_id, row.event_name, row.status, row.attempts,
+          row.last_status ?? row.last_error ?? '', row.created_at.toISOString()].join('\t'),
+      );
+    }
+  });
+  return 0;
+}
+
+async function redeliver(config: RelayConfig, flags: Flags, ids: string[]): Promise<number> {
+  const since = flags.since ? new Date(flags.since) : undefined;
+  if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since takes a date or time (2026-11-27T10:00:00Z), not "${flags.since}"`);
+  if (ids.length === 0 && !flags.subscription && !flags.dead) {
+    throw new UsageError('redeliver needs delivery or event ids, --subscription ID [--since TIME], or --dead');
+  }
+  await withPools(config, async (_source, state) => {
+    const count = await new DeliveryStore(state, config.state.schema).redeliver({ ids, subscription: flags.subscription, since, dead: flags.dead });
+    console.log(`${count} deliver${count === 1 ? 'y' : 'ies'} queued again (same event id, fresh signature)`);
+  });
+  return 0;
+}
+
+async function status(config: RelayConfig, json: boolean): Promise<number> {
+  await withPools(config, async (source, state) => {
+    const report = await statusReport(source, state, config);
+    if (json) return console.log(JSON.stringify(report, null, 2));
+    const slot = report.slot;
+    console.log(slot ? `slot ${config.database.slot}: ${slot.active ? 'active' : 'inactive'}, ${slot.wal_status ?? ''}, lag ${slot.lag_bytes} bytes, retains ${slot.retained_bytes} bytes of WAL` : `slot ${config.database.slot}: missing (run setup)`);
+    console.log(`outbox: ${report.pending} pending, ${report.inFlight} in flight, ${report.dead} dead`);
+    for (const row of report.bySubscription) console.log(`  ${row.subscription_id}: ${row.count} ${row.status}`);
   });
   return 0;
 }

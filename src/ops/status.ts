@@ -1,0 +1,28 @@
+/** What `status` reports (and, later, /readyz and /metrics): slot lag, retained WAL, outbox backlog. */
+import type pg from 'pg';
+import type { RelayConfig } from '../config/schema.js';
+import { DeliveryStore } from '../delivery/store.js';
+
+export interface StatusReport {
+  slot: { active: boolean; wal_status: string | null; lag_bytes: number; retained_bytes: number } | null;
+  pending: number;
+  inFlight: number;
+  dead: number;
+  bySubscription: Array<{ subscription_id: string; status: string; count: number }>;
+}
+
+export async function statusReport(source: pg.Pool, state: pg.Pool, config: RelayConfig): Promise<StatusReport> {
+  const { rows } = await source.query(
+    `select active, wal_status,
+            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint as lag_bytes,
+            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint as retained_bytes
+       from pg_replication_slots where slot_name = $1`,
+    [config.database.slot],
+  );
+  const slot = rows[0]
+    ? { active: rows[0].active, wal_status: rows[0].wal_status, lag_bytes: Number(rows[0].lag_bytes), retained_bytes: Number(rows[0].retained_bytes) }
+    : null;
+  const bySubscription = await new DeliveryStore(state, config.state.schema).counts().catch(() => []);
+  const total = (status: string) => bySubscription.filter((row) => row.status === status).reduce((sum, row) => sum + row.count, 0);
+  return { slot, pending: total('pending'), inFlight: total('in_flight'), dead: total('dead'), bySubscription };
+}
