@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
+import { parseSubscription } from '../subscriptions/parse.js';
 import { CHOICES, DEFAULTS, IDENTIFIERS, MINIMUMS, type RelayConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -46,12 +47,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (document.errors.length) throw new ConfigError(file, problems);
   const raw = (document.toJS() ?? {}) as unknown;
-  const lineOf = (path: string[]) => {
+  const lineOf = (path: Array<string | number>) => {
     const node = document.getIn(path, true) as { range?: [number] } | undefined;
     return node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
   };
   const config = merge(DEFAULTS, raw, [], problems, lineOf) as RelayConfig;
   if (!config.state.url) config.state.url = config.database.url;
+  // Each YAML subscription's shape is checked here, so that one bad entry is reported with the rest.
+  config.subscriptions.forEach((raw, index) => {
+    const parsed = parseSubscription(raw, 'yaml', { secrets: config.signing.secrets }, `#${index + 1}`);
+    if (!parsed.ok) for (const text of parsed.problems) problems.push(`subscriptions[${index}]: ${text}${lineOf(['subscriptions', index])}`);
+  });
   if (!config.database.url) {
     problems.push('database.url is empty: set DATABASE_URL or database.url to the Undb database (postgres://…)');
   }
@@ -85,7 +91,7 @@ function merge(
   value: unknown,
   path: string[],
   problems: string[],
-  lineOf: (path: string[]) => string,
+  lineOf: (path: Array<string | number>) => string,
 ): unknown {
   const where = path.join('.');
   if (value === undefined || value === null) return structuredClone(defaults);

@@ -190,6 +190,8 @@ async function status(config: RelayConfig, json: boolean): Promise<number> {
     if (json) return console.log(JSON.stringify(report, null, 2));
     const slot = report.slot;
     console.log(slot ? `slot ${config.database.slot}: ${slot.active ? 'active' : 'inactive'}, ${slot.wal_status ?? ''}, lag ${slot.lag_bytes} bytes, retains ${slot.retained_bytes} bytes of WAL` : `slot ${config.database.slot}: missing (run setup)`);
+    console.log(`subscriptions: ${report.subscriptions.active} active, ${report.subscriptions.problems.length} with problems`);
+    for (const problem of report.subscriptions.problems) console.log(`  ${problem.source}: ${problem.problem}`);
     console.log(`outbox: ${report.pending} pending, ${report.inFlight} in flight, ${report.dead} dead`);
     for (const row of report.bySubscription) console.log(`  ${row.subscription_id}: ${row.count} ${row.status}`);
   });

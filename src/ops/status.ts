@@ -2,8 +2,14 @@
 import type pg from 'pg';
 import type { RelayConfig } from '../config/schema.js';
 import { DeliveryStore } from '../delivery/store.js';
+import { SubscriptionRegistry } from '../subscriptions/registry.js';
+import { TableSubscriptions, UndbWebhookSubscriptions } from '../subscriptions/sources.js';
+import type { SubscriptionProblem } from '../subscriptions/types.js';
+import { UndbMetadata } from '../undb/metadata.js';
+import { silentLogger } from './log.js';
 
 export interface StatusReport {
+  subscriptions: { active: number; problems: SubscriptionProblem[] };
   slot: { active: boolean; wal_status: string | null; lag_bytes: number; retained_bytes: number } | null;
   pending: number;
   inFlight: number;
@@ -24,5 +30,26 @@ export async function statusReport(source: pg.Pool, state: pg.Pool, config: Rela
     : null;
   const bySubscription = await new DeliveryStore(state, config.state.schema).counts().catch(() => []);
   const total = (status: string) => bySubscription.filter((row) => row.status === status).reduce((sum, row) => sum + row.count, 0);
-  return { slot, pending: total('pending'), inFlight: total('in_flight'), dead: total('dead'), bySubscription };
+  return {
+    subscriptions: await checkSubscriptions(source, state, config),
+    slot,
+    pending: total('pending'),
+    inFlight: total('in_flight'),
+    dead: total('dead'),
+    bySubscription,
+  };
+}
+
+/** The same checks the daemon makes, run here against the current schema and rows. */
+async function checkSubscriptions(source: pg.Pool, state: pg.Pool, config: RelayConfig): Promise<StatusReport['subscriptions']> {
+  const metadata = await UndbMetadata.load(source, config.database.undbSchema);
+  const registry = new SubscriptionRegistry(metadata, { secrets: config.signing.secrets }, silentLogger());
+  if (config.subscriptionSources.yaml) registry.setSource('yaml', config.subscriptions.map((raw, index) => ({ raw, where: `subscriptions[${index}]` })));
+  if (config.subscriptionSources.table) {
+    await new TableSubscriptions(state, config.state.schema, registry, silentLogger()).refresh().catch(() => undefined);
+  }
+  if (config.subscriptionSources.undbWebhooks) {
+    await new UndbWebhookSubscriptions(registry, config.database.undbSchema, config.signing.secrets.length === 0).load(source);
+  }
+  return { active: registry.active.length, problems: [...registry.problems] };
 }
