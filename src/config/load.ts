@@ -74,15 +74,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 function interpolate(text: string, env: NodeJS.ProcessEnv, problems: string[]): string {
   return text
     .split('\n')
-    .map((line, index) =>
-      line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+    .map((line, index) => {
+      // Comments are left alone: a documented `${VAR}` in a comment is not a reference.
+      const comment = line.search(/(^|\s)#/);
+      const code = comment >= 0 ? line.slice(0, comment) : line;
+      const rest = comment >= 0 ? line.slice(comment) : '';
+      const expanded = code.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
         const value = env[name];
         if (value !== undefined && value !== '') return value;
         if (fallback !== undefined) return fallback;
         problems.push(`line ${index + 1}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
         return '';
-      }),
-    )
+      });
+      return expanded + rest;
+    })
     .join('\n');
 }
 
