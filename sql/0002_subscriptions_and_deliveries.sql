@@ -39,7 +39,11 @@ CREATE TABLE :SCHEMA.deliveries (
   delivered_at     timestamptz,
   UNIQUE (event_id, subscription_id)
 );
-CREATE INDEX deliveries_due_idx ON :SCHEMA.deliveries (next_attempt_at, seq) WHERE status = 'pending';
-CREATE INDEX deliveries_open_records_idx ON :SCHEMA.deliveries USING gin (record_ids) WHERE status IN ('pending', 'in_flight');
-CREATE INDEX deliveries_subscription_idx ON :SCHEMA.deliveries (subscription_id, seq);
+-- Claiming walks pending rows in log order; the per-record check looks up open rows by record id. No
+-- index leads with subscription_id: the planner would AND it into that lookup and read every row of the
+-- subscription per candidate.
+CREATE INDEX deliveries_pending_seq_idx ON :SCHEMA.deliveries (seq) WHERE status = 'pending';
+-- fastupdate off: otherwise every lookup scans GIN's unmerged pending list, which a busy outbox keeps long.
+CREATE INDEX deliveries_open_records_idx ON :SCHEMA.deliveries USING gin (record_ids) WITH (fastupdate = off)
+  WHERE status IN ('pending', 'in_flight');
 CREATE INDEX deliveries_dead_idx ON :SCHEMA.deliveries (subscription_id) WHERE status = 'dead';

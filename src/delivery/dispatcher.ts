@@ -42,6 +42,7 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private claimed = 0;
+  private readonly claimedBySubscription = new Map<string, number>();
   readonly stats: DeliveryStats = { inFlight: 0, delivered: 0, failedAttempts: 0, dead: 0 };
 
   constructor(
@@ -85,8 +86,10 @@ export class Dispatcher {
     while (this.running) {
       try {
         const room = this.config.concurrency * 2 - this.claimed;
+        const perSubscription = this.config.perEndpoint * 2;
+        const saturated = [...this.claimedBySubscription].filter(([, count]) => count >= perSubscription).map(([id]) => id);
         if (room > 0) {
-          const batch = await this.store.claim(room, this.config.ordering);
+          const batch = await this.store.claim(room, this.config.ordering, perSubscription, saturated);
           for (const delivery of batch) this.schedule(delivery);
           if (batch.length === room) continue;
         }
@@ -105,6 +108,8 @@ export class Dispatcher {
 
   private schedule(delivery: ClaimedDelivery): void {
     this.claimed += 1;
+    const counts = this.claimedBySubscription;
+    counts.set(delivery.subscriptionId, (counts.get(delivery.subscriptionId) ?? 0) + 1);
     const subscription = this.registry.find(delivery.subscriptionId);
     const origin = subscription ? new URL(subscription.url).origin : 'unknown';
     let queue = this.origins.get(origin);
@@ -117,6 +122,9 @@ export class Dispatcher {
       .catch((error) => this.log.error({ err: error, delivery: delivery.id }, 'delivery bookkeeping failed; it is retried after a restart'))
       .finally(() => {
         this.claimed -= 1;
+        const left = (counts.get(delivery.subscriptionId) ?? 1) - 1;
+        if (left > 0) counts.set(delivery.subscriptionId, left);
+        else counts.delete(delivery.subscriptionId);
         if (this.running) this.wake();
       });
   }

@@ -48,25 +48,39 @@ export class DeliveryStore {
     return result.rowCount ?? 0;
   }
 
-  async claim(limit: number, ordering: 'record' | 'none'): Promise<ClaimedDelivery[]> {
-    const { rows } = await this.pool.query<ClaimedDelivery>(
-      `with due as (
-         select d.id from ${this.table} d
-          where d.status = 'pending' and d.next_attempt_at <= now()
-            and ($2 = 'none' or not exists (
-                  select 1 from ${this.table} e
-                   where e.subscription_id = d.subscription_id and e.seq < d.seq
-                     and e.status in ('pending', 'in_flight') and e.record_ids && d.record_ids))
+  /**
+   * Claims up to `limit` due deliveries in log order. Only a bounded window of due rows is examined (the
+   * per-record check then costs one index lookup each), at most `perSubscription` rows per subscription
+   * are taken, and `saturated` subscriptions are skipped, so one slow receiver's backlog cannot take
+   * every slot from the others.
+   */
+  async claim(limit: number, ordering: 'record' | 'none', perSubscription: number, saturated: string[]): Promise<ClaimedDelivery[]> {
+    const { rows } = await this.pool.query<ClaimedDelivery & { seq: string }>(
+      `with candidates as materialized (
+         select d.id, d.subscription_id, d.seq, d.record_ids from ${this.table} d
+          where d.status = 'pending' and d.next_attempt_at <= now() and not (d.subscription_id = any($3::text[]))
           order by d.seq
-          limit $1
-          for update skip locked)
+          limit $4
+          for update skip locked),
+       -- LATERAL … LIMIT 1 keeps this one index probe per candidate: as NOT EXISTS, a freshly filled table's
+       -- stale statistics led the planner to a hash anti-join comparing every open row with every candidate.
+       eligible as (
+         select c.id, c.seq, row_number() over (partition by c.subscription_id order by c.seq) as n
+           from candidates c
+           left join lateral (
+                  select 1 as blocked from ${this.table} e
+                   where $2 = 'record' and e.record_ids && c.record_ids and e.status in ('pending', 'in_flight')
+                     and e.subscription_id = c.subscription_id and e.seq < c.seq
+                   limit 1) earlier on true
+          where earlier.blocked is null),
+       due as (select id from eligible where n <= $5 order by seq limit $1)
        update ${this.table} d set status = 'in_flight', updated_at = now()
          from due where d.id = due.id
        returning d.id::text as "id", d.event_id::text as "eventId", d.subscription_id as "subscriptionId",
-                 d.event_name as "eventName", d.body, d.attempts, d.seq`,
-      [limit, ordering],
+                 d.event_name as "eventName", d.body, d.attempts, d.seq::text as seq`,
+      [limit, ordering, saturated, Math.max(limit * 4, 512), perSubscription],
     );
-    return rows.sort((a, b) => Number((a as unknown as { seq: string }).seq) - Number((b as unknown as { seq: string }).seq));
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
   }
 
   async delivered(id: string, attempts: number, status: number): Promise<void> {

@@ -33,7 +33,16 @@ export const sourceNames = (config: RelayConfig): SourceNames => ({
   undbSchema: config.database.undbSchema,
 });
 
+/** What the relay has done since it started: logged every 10 s at info when it changed. */
+export interface Activity {
+  transactions: number;
+  events: number;
+  deliveriesQueued: number;
+}
+
 interface Parts {
+  activity: Activity;
+  summaryTimer: NodeJS.Timeout;
   sourcePool: pg.Pool;
   statePool: pg.Pool;
   outbox: Outbox;
@@ -47,8 +56,10 @@ export class Relay {
   readonly capture: Capture;
   readonly dispatcher: Dispatcher;
   readonly registry: SubscriptionRegistry;
+  readonly activity: Activity;
 
   private constructor(private readonly parts: Parts) {
+    this.activity = parts.activity;
     this.capture = parts.capture;
     this.dispatcher = parts.dispatcher;
     this.registry = parts.registry;
@@ -98,6 +109,7 @@ export class Relay {
         maxBulkSize: config.events.maxBulkSize,
         schemaMigrations: config.events.schemaMigrations,
       };
+      const activity: Activity = { transactions: 0, events: 0, deliveriesQueued: 0 };
       const capture = new Capture({
         connectionString: config.database.url,
         db: sourcePool,
@@ -105,6 +117,9 @@ export class Relay {
         log,
         handle: async (tx) => {
           const { events, deliveries } = await handleTransaction(tx, context, settings, registry, webhooks, log);
+          activity.transactions += 1;
+          activity.events += events.length;
+          activity.deliveriesQueued += deliveries.length;
           hooks.onEvents?.(events, deliveries);
           const durable = events.length ? outbox.write({ events, deliveries }, tx.commitEndLsn) : Promise.resolve();
           return { durable };
@@ -112,7 +127,8 @@ export class Relay {
       });
       await dispatcher.start();
       capture.start();
-      return new Relay({ sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
+      const summaryTimer = logActivity(activity, dispatcher, capture, log);
+      return new Relay({ activity, summaryTimer, sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
     } catch (error) {
       await Promise.all([sourcePool.end(), statePool.end()]);
       throw error;
@@ -120,7 +136,8 @@ export class Relay {
   }
 
   async stop(): Promise<void> {
-    const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool } = this.parts;
+    const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool, summaryTimer } = this.parts;
+    clearInterval(summaryTimer);
     tableSubscriptions?.stop();
     await capture.stop();
     await outbox.close();
@@ -154,12 +171,27 @@ async function handleTransaction(
       'schema migration: record rows rewritten without a user edit, no events (events.schemaMigrations: skip)',
     );
   }
-  for (const event of result.events) {
-    const to = deliveries.filter((delivery) => delivery.eventId === event.id).map((delivery) => delivery.subscriptionId);
-    log.info({ id: event.id, event: event.name, table: event.tableName, records: event.items.length, subscriptions: to }, 'event built');
-    if (log.isLevelEnabled('debug')) log.debug({ body: envelope(event) }, 'event body');
+  // One line per event is for debugging (LOG_LEVEL=debug); at info the relay logs a periodic summary.
+  if (log.isLevelEnabled('debug')) {
+    for (const event of result.events) {
+      const to = deliveries.filter((delivery) => delivery.eventId === event.id).map((delivery) => delivery.subscriptionId);
+      log.debug({ id: event.id, event: event.name, table: event.tableName, records: event.items.length, subscriptions: to }, 'event built');
+      if (log.isLevelEnabled('trace')) log.trace({ body: envelope(event) }, 'event body');
+    }
   }
   return { events: result.events, deliveries };
+}
+
+function logActivity(activity: Activity, dispatcher: Dispatcher, capture: Capture, log: Logger): NodeJS.Timeout {
+  let last = '';
+  const timer = setInterval(() => {
+    const summary = { ...activity, ...dispatcher.stats, confirmedLsn: capture.status.confirmedLsn.toString(16) };
+    const text = JSON.stringify(summary);
+    if (text !== last) log.info(summary, 'activity since start');
+    last = text;
+  }, 10_000);
+  timer.unref();
+  return timer;
 }
 
 /** A receiver answered 410 Gone: the subscription stops matching until an operator turns it back on. */

@@ -43,7 +43,7 @@ export class RelayProcess {
   static start(args: string[], env: NodeJS.ProcessEnv = {}): RelayProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/ops/main.ts'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new RelayProcess(child);
@@ -58,6 +58,11 @@ export class RelayProcess {
       if (Date.now() > deadline) throw new Error(`timed out; relay said: ${JSON.stringify(this.lines.slice(-10))}\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Exit code and signal, or nulls while it runs. */
+  get exitStatus(): { code: number | null; signal: NodeJS.Signals | null } {
+    return { code: this.child.exitCode, signal: this.child.signalCode };
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
