@@ -20,6 +20,7 @@ import type { ResolvedSubscription } from '../subscriptions/types.js';
 import { UndbMetadata } from '../undb/metadata.js';
 import { isSupportedTimeZone } from '../undb/timestamps.js';
 import type { Logger } from './log.js';
+import { OpsServer } from './http.js';
 import { migrate } from './migrate.js';
 
 export interface RelayHooks {
@@ -41,6 +42,7 @@ export interface Activity {
 }
 
 interface Parts {
+  ops: OpsServer | undefined;
   activity: Activity;
   summaryTimer: NodeJS.Timeout;
   sourcePool: pg.Pool;
@@ -57,6 +59,11 @@ export class Relay {
   readonly dispatcher: Dispatcher;
   readonly registry: SubscriptionRegistry;
   readonly activity: Activity;
+
+  /** The /metrics, /healthz, /readyz server, when http.port is not 0. */
+  get ops(): OpsServer | undefined {
+    return this.parts.ops;
+  }
 
   private constructor(private readonly parts: Parts) {
     this.activity = parts.activity;
@@ -128,7 +135,12 @@ export class Relay {
       await dispatcher.start();
       capture.start();
       const summaryTimer = logActivity(activity, dispatcher, capture, log);
-      return new Relay({ activity, summaryTimer, sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
+      const relay = new Relay({ ops: undefined, activity, summaryTimer, sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
+      relay.parts.ops = await OpsServer.start(relay, config, sourcePool, statePool, log).catch(async (error) => {
+        await relay.stop();
+        throw error;
+      });
+      return relay;
     } catch (error) {
       await Promise.all([sourcePool.end(), statePool.end()]);
       throw error;
@@ -136,8 +148,9 @@ export class Relay {
   }
 
   async stop(): Promise<void> {
-    const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool, summaryTimer } = this.parts;
+    const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool, summaryTimer, ops } = this.parts;
     clearInterval(summaryTimer);
+    await ops?.stop();
     tableSubscriptions?.stop();
     await capture.stop();
     await outbox.close();

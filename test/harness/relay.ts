@@ -53,7 +53,9 @@ export async function createDatabase(server: TestServer): Promise<TestDatabase> 
 /** Slots are cluster-wide: each test database gets its own, named after it. */
 export function testConfig(url: string, yaml = ''): RelayConfig {
   const slot = url.slice(url.lastIndexOf('/') + 1);
-  return parseConfig(`database:\n  url: ${url}\n  slot: ${slot}\nhttp:\n  port: 0\n${yaml}`, 'test.yaml', {});
+  // The operations endpoints stay off unless a test asks for them.
+  const http = /^http:/m.test(yaml) ? '' : 'http:\n  port: 0\n';
+  return parseConfig(`database:\n  url: ${url}\n  slot: ${slot}\n${http}${yaml}`, 'test.yaml', {});
 }
 
 export class EventCollector {
