@@ -14,7 +14,7 @@ import type { Logger } from '../ops/log.js';
 import type { SubscriptionRegistry } from '../subscriptions/registry.js';
 import type { ResolvedSubscription } from '../subscriptions/types.js';
 import { CircuitBreaker } from './circuitBreaker.js';
-import { HttpSender } from './http.js';
+import { HttpSender, type HttpResult } from './http.js';
 import { backoffMs, classify, type Outcome } from './retry.js';
 import { requestHeaders } from './signing.js';
 import type { ClaimedDelivery, DeliveryStore } from './store.js';
@@ -41,6 +41,8 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** Set by a wake() that came while no one was waiting, so the next wait returns at once. */
+  private woken = false;
   private claimed = 0;
   private readonly claimedBySubscription = new Map<string, number>();
   readonly stats: DeliveryStats = { inFlight: 0, delivered: 0, failedAttempts: 0, dead: 0 };
@@ -65,6 +67,7 @@ export class Dispatcher {
 
   /** New deliveries were committed: look now rather than at the next poll. */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -86,7 +89,8 @@ export class Dispatcher {
     while (this.running) {
       try {
         const room = this.config.concurrency * 2 - this.claimed;
-        const perSubscription = this.config.perEndpoint * 2;
+        // Enough claimed per subscription to keep perEndpoint requests busy between two claims.
+        const perSubscription = this.config.perEndpoint * 4;
         const saturated = [...this.claimedBySubscription].filter(([, count]) => count >= perSubscription).map(([id]) => id);
         if (room > 0) {
           const batch = await this.store.claim(room, this.config.ordering, perSubscription, saturated);
@@ -96,13 +100,19 @@ export class Dispatcher {
       } catch (error) {
         this.log.warn({ err: error }, 'cannot read due deliveries; trying again');
       }
+      if (this.woken) {
+        this.woken = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_MS);
         this.wakeUp = () => {
           clearTimeout(timer);
+          this.wakeUp = undefined;
           resolve();
         };
       });
+      this.woken = false;
     }
   }
 
@@ -117,8 +127,10 @@ export class Dispatcher {
       queue = new PQueue({ concurrency: this.config.perEndpoint });
       this.origins.set(origin, queue);
     }
+    // The origin and global slots cover the request only; its outcome is recorded after they are free.
     void queue
       .add(() => this.global.add(() => this.attempt(delivery, subscription, origin)))
+      .then((record) => record?.())
       .catch((error) => this.log.error({ err: error, delivery: delivery.id }, 'delivery bookkeeping failed; it is retried after a restart'))
       .finally(() => {
         this.claimed -= 1;
@@ -129,7 +141,12 @@ export class Dispatcher {
       });
   }
 
-  private async attempt(delivery: ClaimedDelivery, subscription: ResolvedSubscription | undefined, origin: string): Promise<void> {
+  /** Sends one attempt; returns how to record its outcome (nothing when there was no request). */
+  private async attempt(
+    delivery: ClaimedDelivery,
+    subscription: ResolvedSubscription | undefined,
+    origin: string,
+  ): Promise<(() => Promise<void>) | undefined> {
     const now = Date.now();
     if (!subscription) {
       this.stats.dead += 1;
@@ -165,6 +182,16 @@ export class Dispatcher {
     this.stats.inFlight += 1;
     const result = await this.http.send(subscription.url, subscription.method, headers, delivery.body, subscription.source === 'yaml');
     this.stats.inFlight -= 1;
+    return () => this.record(delivery, subscription, breaker!, attempt, result);
+  }
+
+  private async record(
+    delivery: ClaimedDelivery,
+    subscription: ResolvedSubscription,
+    breaker: CircuitBreaker,
+    attempt: number,
+    result: HttpResult,
+  ): Promise<void> {
     const outcome: Outcome = result.error?.startsWith('refused:') ? { kind: 'dead' } : classify(result.status, result.retryAfter, Date.now());
     const error = result.error ?? (outcome.kind === 'delivered' ? null : `HTTP ${result.status}`);
     if (outcome.kind === 'delivered') {

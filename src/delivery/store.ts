@@ -32,8 +32,19 @@ export interface DeliveryRow {
   delivered_at: Date | null;
 }
 
+interface Completion {
+  id: string;
+  attempts: number;
+  status: number;
+  done: () => void;
+  failed: (error: Error) => void;
+}
+
 export class DeliveryStore {
   private readonly table: string;
+  /** Successful attempts waiting to be recorded: one UPDATE for all of them, not one per request. */
+  private completions: Completion[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -83,12 +94,31 @@ export class DeliveryStore {
     return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
   }
 
-  async delivered(id: string, attempts: number, status: number): Promise<void> {
-    await this.pool.query(
-      `update ${this.table} set status = 'delivered', attempts = $2, last_status = $3, last_error = null,
-              delivered_at = now(), updated_at = now() where id = $1`,
-      [id, attempts, status],
-    );
+  /** Records a success; resolves once it is committed (several successes share one statement). */
+  delivered(id: string, attempts: number, status: number): Promise<void> {
+    return new Promise((done, failed) => {
+      this.completions.push({ id, attempts, status, done, failed });
+      this.flushing ??= this.flushCompletions();
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    while (this.completions.length) {
+      const batch = this.completions;
+      this.completions = [];
+      try {
+        await this.pool.query(
+          `update ${this.table} d set status = 'delivered', attempts = v.attempts, last_status = v.status, last_error = null,
+                  delivered_at = now(), updated_at = now()
+             from unnest($1::uuid[], $2::int[], $3::int[]) as v(id, attempts, status) where d.id = v.id`,
+          [batch.map((c) => c.id), batch.map((c) => c.attempts), batch.map((c) => c.status)],
+        );
+        for (const completion of batch) completion.done();
+      } catch (error) {
+        for (const completion of batch) completion.failed(error as Error);
+      }
+    }
+    this.flushing = undefined;
   }
 
   async retry(id: string, attempts: number, nextAttemptAt: Date, status: number | null, error: string | null): Promise<void> {

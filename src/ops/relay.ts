@@ -74,7 +74,7 @@ export class Relay {
 
   static async start(config: RelayConfig, log: Logger, hooks: RelayHooks = {}): Promise<Relay> {
     const sourcePool = new pg.Pool({ connectionString: config.database.url, max: 4 });
-    const statePool = new pg.Pool({ connectionString: config.state.url, max: 6 });
+    const statePool = new pg.Pool({ connectionString: config.state.url, max: 10 });
     // An idle client whose server went away (restart, failover) must not crash the relay: the next
     // query reconnects, and the capture loop retries.
     for (const pool of [sourcePool, statePool]) pool.on('error', (error) => log.warn({ err: error }, 'database connection lost'));
