@@ -16,7 +16,7 @@ import { Capture, type TransactionHandler } from '../src/source/capture.js';
 import { ReplicationStream } from '../src/source/replicationStream.js';
 import { ensureSlot, publicationNames, setUpSource, type SourceNames } from '../src/source/setup.js';
 import { UndbMetadata } from '../src/undb/metadata.js';
-import { UndbDatabase, type TableHandle } from '../test/harness/undb.js';
+import { UndbDatabase, type TableHandle } from '../src/ops/demo/undbDatabase.js';
 
 const BULK_ROWS = Number(process.env.ROWS ?? 200_000);
 const SMALL_TXS = Number(process.env.TXS ?? 20_000);

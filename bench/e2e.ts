@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { embeddedBinDir, LocalPostgres } from '../src/ops/localPostgres.js';
-import { UndbDatabase } from '../test/harness/undb.js';
+import { UndbDatabase } from '../src/ops/demo/undbDatabase.js';
 import { RelayProcess, writeConfig } from '../test/harness/relayProcess.js';
 
 const RATE = Number(process.env.RATE ?? 500); // one-row transactions per second

@@ -6,7 +6,7 @@
  * - Standard Webhooks: webhook-id, webhook-timestamp (this attempt), webhook-signature with one `v1,…`
  *   per secret (rotation); none for an unsigned subscription.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const USER_AGENT = `undb-relay/${process.env.npm_package_version ?? '0.1.0'}`;
 
@@ -58,4 +58,24 @@ export function requestHeaders(request: SignedRequest): Record<string, string> {
     headers['webhook-signature'] = standardWebhooksSignature(request.eventId, timestamp, request.body, request.secrets);
   }
   return headers;
+}
+
+/** For receivers (the demo's among them): whether x-undb-signature matches, in constant time. */
+export function verifyUndbSignature(envelopeTimestamp: string, body: string, header: string | undefined, secret: string | undefined): boolean {
+  return constantTimeEqual(header ?? '', undbSignature(envelopeTimestamp, body, secret));
+}
+
+/** Whether any `v1,` signature in webhook-signature matches one of the secrets. */
+export function verifyStandardWebhooks(id: string, timestamp: string, body: string, header: string | undefined, secrets: string[]): boolean {
+  const offered = (header ?? '').split(' ').filter(Boolean);
+  return secrets.some((secret) => {
+    const expected = standardWebhooksSignature(id, Number(timestamp), body, [secret]);
+    return offered.some((signature) => constantTimeEqual(signature, expected));
+  });
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }

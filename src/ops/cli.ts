@@ -13,17 +13,20 @@ import { Relay, sourceNames } from './relay.js';
 import { quoteIdent } from '../source/setup.js';
 import { DeliveryStore } from '../delivery/store.js';
 import { statusReport } from './status.js';
+import { demo } from './demo/demo.js';
+import { LocalPostgresError } from './localPostgres.js';
 
 const USAGE = `usage: undb-relay <command> [--config FILE]
 
 commands:
   run          stream Undb's changes, build webhook events and deliver them (the daemon)
+  demo         the relay on an embedded Postgres with a demo Undb and a built-in receiver [--keep-running]
   setup        create the relay's schema, publications and slot; REPLICA IDENTITY FULL on record tables
   status       slot lag and retained WAL, outbox backlog, dead letters per subscription [--json]
   deliveries   the delivery log [--failed] [--subscription ID] [--limit N]
   redeliver    put deliveries back on the queue: <delivery-or-event-id…> | --subscription ID [--since TIME] | --dead
   teardown     drop the slot and publications (--drop-state: and the relay's schema)
-  start        what \`npm start\` runs: \`run\` when a database is configured`;
+  start        what \`npm start\` runs: \`run\` when a database is configured, else \`demo\``;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
         subscription: { type: 'string' },
         since: { type: 'string' },
         limit: { type: 'string' },
+        'keep-running': { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -59,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'run':
         return await run(loadConfig(configPath(values.config)));
       case 'start':
-        return await start(values.config);
+        return await start(values.config, values['keep-running'] ?? false);
+      case 'demo':
+        return await demo({ keepRunning: values['keep-running'] ?? false });
       case 'setup':
         return await setup(loadConfig(configPath(values.config)));
       case 'status':
@@ -79,6 +85,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(error.message);
       return 2;
     }
+    if (error instanceof LocalPostgresError) {
+      console.error(`undb-relay ${command}: the embedded Postgres could not start. ${error.message}`);
+      return 1;
+    }
     if (error instanceof UsageError) {
       console.error(`${error.message}\n\n${USAGE}`);
       return 2;
@@ -88,14 +98,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function start(flag: string | undefined): Promise<number> {
+/** With a database configured (DATABASE_URL or a config file): the daemon. Without: the demo. */
+async function start(flag: string | undefined, keepRunning: boolean): Promise<number> {
   const file = configPath(flag);
   if (file || process.env.DATABASE_URL) return run(loadConfig(file));
-  console.error(
-    'No database configured. Set DATABASE_URL to your Undb database (postgres://…), or write config/relay.yaml ' +
-      '(see config/relay.example.yaml), then run `npm start` again.',
-  );
-  return 2;
+  return demo({ keepRunning });
 }
 
 async function run(config: RelayConfig): Promise<number> {
@@ -140,6 +147,7 @@ async function teardown(config: RelayConfig, dropState: boolean): Promise<number
 }
 
 interface Flags {
+  'keep-running'?: boolean;
   config?: string;
   'drop-state'?: boolean;
   help?: boolean;
