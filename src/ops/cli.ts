@@ -14,6 +14,7 @@ import { quoteIdent } from '../source/setup.js';
 import { DeliveryStore } from '../delivery/store.js';
 import { statusReport } from './status.js';
 import { demo } from './demo/demo.js';
+import { printFindings, runChecks } from './check.js';
 import { LocalPostgresError } from './localPostgres.js';
 
 const USAGE = `usage: undb-relay <command> [--config FILE]
@@ -21,6 +22,7 @@ const USAGE = `usage: undb-relay <command> [--config FILE]
 commands:
   run          stream Undb's changes, build webhook events and deliver them (the daemon)
   demo         the relay on an embedded Postgres with a demo Undb and a built-in receiver [--keep-running]
+  check        every prerequisite with pass/fail and the fix; exit 1 on any failure
   setup        create the relay's schema, publications and slot; REPLICA IDENTITY FULL on record tables
   status       slot lag and retained WAL, outbox backlog, dead letters per subscription [--json]
   deliveries   the delivery log [--failed] [--subscription ID] [--limit N]
@@ -68,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
         return await demo({ keepRunning: values['keep-running'] ?? false });
       case 'setup':
         return await setup(loadConfig(configPath(values.config)));
+      case 'check':
+        return await check(loadConfig(configPath(values.config)));
       case 'status':
         return await status(loadConfig(configPath(values.config)), values.json ?? false);
       case 'deliveries':
@@ -190,6 +194,14 @@ async function redeliver(config: RelayConfig, flags: Flags, ids: string[]): Prom
     console.log(`${count} deliver${count === 1 ? 'y' : 'ies'} queued again (same event id, fresh signature)`);
   });
   return 0;
+}
+
+async function check(config: RelayConfig): Promise<number> {
+  let passed = false;
+  await withPools(config, async (source, state) => {
+    passed = printFindings(await runChecks(source, state, config));
+  });
+  return passed ? 0 : 1;
 }
 
 async function status(config: RelayConfig, json: boolean): Promise<number> {

@@ -3,7 +3,9 @@
  */
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { freePort } from '../../src/ops/localPostgres.js';
+import { main } from '../../src/ops/cli.js';
 import { undbWithRelay } from '../harness/relay.js';
+import { writeConfig } from '../harness/relayProcess.js';
 
 describe.each(inject('servers'))('operations endpoints on $name', (server) => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -28,5 +30,32 @@ describe.each(inject('servers'))('operations endpoints on $name', (server) => {
     expect(metrics).toMatch(/^undb_relay_events_total 1$/m);
     expect(metrics).toMatch(/^undb_relay_up 1$/m);
     expect(metrics).toMatch(/^undb_relay_slot_bytes\{kind="retained"\} \d+$/m);
+  });
+});
+
+describe.each(inject('servers'))('undb-relay check on $name', (server) => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => cleanup?.());
+
+  it('passes on a set-up database, and names the table and the fix when REPLICA IDENTITY is missing', async () => {
+    const ctx = await undbWithRelay(server);
+    cleanup = ctx.cleanup;
+    const deals = await ctx.undb.createTable('Deals', [{ name: 'Deal', type: 'string' }]);
+    await ctx.collector.until(() => true);
+    const file = writeConfig(`database:\n  url: ${ctx.database.url}\n  slot: ${ctx.config.database.slot}\n`);
+    const run = async () => {
+      const output = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+      const code = await main(['check', '--config', file]);
+      const printed = output.mock.calls.map((call) => String(call[0])).join('\n');
+      output.mockRestore();
+      return { code, printed };
+    };
+    await vi.waitFor(async () => expect((await run()).code).toBe(0), { timeout: 5000 });
+    await ctx.undb.pool.query(`ALTER TABLE "${deals.id}" REPLICA IDENTITY DEFAULT`);
+    const { code, printed } = await run();
+    expect(code).toBe(1);
+    expect(printed).toContain(`FAIL  REPLICA IDENTITY FULL: missing on 1 tables: ${deals.id}`);
+    expect(printed).toContain('fix: run `undb-relay setup`');
+    expect(printed).toMatch(/^pass  wal_level: logical$/m);
   });
 });
