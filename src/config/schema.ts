@@ -4,7 +4,7 @@
  */
 export const DEFAULTS = {
   database: { url: '', slot: 'undb_relay', publication: 'undb_relay', undbSchema: 'public' },
-  state: { url: '', schema: 'undb_relay' },
+  state: { url: '', schema: 'undb_relay', retentionHours: 168 },
   http: { port: 9464 },
   events: { maxBulkSize: 1000, schemaMigrations: 'skip' as 'skip' | 'emit' },
   delivery: {
@@ -36,6 +36,7 @@ export const DOCS: Record<string, string> = {
   state: "Where the relay keeps its own tables (outbox, delivery log, subscriptions, position).",
   'state.url': 'Connection string of the state database; empty: the Undb database.',
   'state.schema': "Schema of the relay's tables.",
+  'state.retentionHours': 'Delivered deliveries and built events older than this are deleted (checked every 10 minutes); dead deliveries are kept until redelivered. 0 keeps everything.',
   http: 'Operations endpoints.',
   'http.port': 'Port for /metrics (Prometheus), /healthz and /readyz on all interfaces; 0 turns them off.',
   events: 'Turning transactions into events.',

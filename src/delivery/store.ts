@@ -176,6 +176,23 @@ export class DeliveryStore {
     return result.rowCount ?? 0;
   }
 
+  /**
+   * Deletes delivered deliveries and events older than `hours`; dead and pending ones stay. Returns how
+   * many rows of each went.
+   */
+  async prune(hours: number, eventsTable: string): Promise<{ deliveries: number; events: number }> {
+    const deliveries = await this.pool.query(
+      `delete from ${this.table} where status = 'delivered' and delivered_at < now() - make_interval(hours => $1)`,
+      [hours],
+    );
+    const events = await this.pool.query(
+      `delete from ${eventsTable} e where e.created_at < now() - make_interval(hours => $1)
+          and not exists (select 1 from ${this.table} d where d.event_id = e.id)`,
+      [hours],
+    );
+    return { deliveries: deliveries.rowCount ?? 0, events: events.rowCount ?? 0 };
+  }
+
   async counts(): Promise<Array<{ subscription_id: string; status: string; count: number }>> {
     const { rows } = await this.pool.query(
       `select subscription_id, status, count(*)::int as count from ${this.table}

@@ -43,6 +43,7 @@ export interface Activity {
 
 interface Parts {
   ops: OpsServer | undefined;
+  pruneTimer: NodeJS.Timeout | undefined;
   activity: Activity;
   summaryTimer: NodeJS.Timeout;
   sourcePool: pg.Pool;
@@ -135,7 +136,8 @@ export class Relay {
       await dispatcher.start();
       capture.start();
       const summaryTimer = logActivity(activity, dispatcher, capture, log);
-      const relay = new Relay({ ops: undefined, activity, summaryTimer, sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
+      const pruneTimer = schedulePruning(store, config, log);
+      const relay = new Relay({ ops: undefined, pruneTimer, activity, summaryTimer, sourcePool, statePool, outbox, capture, dispatcher, registry, tableSubscriptions });
       relay.parts.ops = await OpsServer.start(relay, config, sourcePool, statePool, log).catch(async (error) => {
         await relay.stop();
         throw error;
@@ -150,6 +152,7 @@ export class Relay {
   async stop(): Promise<void> {
     const { capture, outbox, dispatcher, tableSubscriptions, sourcePool, statePool, summaryTimer, ops } = this.parts;
     clearInterval(summaryTimer);
+    clearInterval(this.parts.pruneTimer);
     await ops?.stop();
     tableSubscriptions?.stop();
     await capture.stop();
@@ -193,6 +196,23 @@ async function handleTransaction(
     }
   }
   return { events: result.events, deliveries };
+}
+
+/** Keeps the state tables from growing forever (state.retentionHours; 0 keeps everything). */
+function schedulePruning(store: DeliveryStore, config: RelayConfig, log: Logger): NodeJS.Timeout | undefined {
+  const hours = config.state.retentionHours;
+  if (hours === 0) return undefined;
+  const prune = () =>
+    store
+      .prune(hours, `${quoteIdent(config.state.schema)}.events`)
+      .then((pruned) => {
+        if (pruned.deliveries || pruned.events) log.info({ ...pruned, olderThanHours: hours }, 'pruned delivered deliveries and old events');
+      })
+      .catch((error) => log.warn({ err: error }, 'pruning the state tables failed; trying again later'));
+  void prune();
+  const timer = setInterval(() => void prune(), 10 * 60_000);
+  timer.unref();
+  return timer;
 }
 
 function logActivity(activity: Activity, dispatcher: Dispatcher, capture: Capture, log: Logger): NodeJS.Timeout {

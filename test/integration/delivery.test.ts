@@ -171,6 +171,23 @@ describe.each(inject('servers'))('delivery on $name', (server) => {
     expect(receiver!.requests).toHaveLength(1);
   });
 
+  it('prunes delivered deliveries and their events past state.retentionHours, and keeps dead ones', async () => {
+    const { ctx, receivers } = await setUp(([r]) => yaml(subscription('pruned', r!.url)));
+    const [receiver] = receivers;
+    receiver!.reply = (request) => ({ status: request.json?.event?.record?.Deal === 'refused' ? 400 : 200 });
+    const { ann, deals } = await withDeals(ctx);
+    await ctx.undb.createRecord(deals, { Deal: 'accepted' }, { userId: ann });
+    await ctx.undb.createRecord(deals, { Deal: 'refused' }, { userId: ann });
+    const state = new pg.Pool({ connectionString: ctx.database.url });
+    cleanups.push(() => state.end());
+    const rows = async () =>
+      (await state.query(`select d.status, (select count(*)::int from undb_relay.events e where e.id = d.event_id) as events from undb_relay.deliveries d order by d.seq`)).rows;
+    await expect.poll(rows).toEqual([{ status: 'delivered', events: 1 }, { status: 'dead', events: 1 }]);
+    const { DeliveryStore } = await import('../../src/delivery/store.js');
+    expect(await new DeliveryStore(state, 'undb_relay').prune(0, 'undb_relay.events')).toEqual({ deliveries: 1, events: 1 });
+    expect(await rows()).toEqual([{ status: 'dead', events: 1 }]);
+  });
+
   it('refuses private targets for subscriptions read from the database, unless allowed', async () => {
     const { ctx, receivers } = await setUp(() => yaml('  []\n'));
     const [receiver] = receivers;
