@@ -1,14 +1,13 @@
 /**
  * `undb-relay demo`, run as a newcomer runs it (non-interactively, to completion).
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/ops/cli.js';
 import { RelayProcess } from '../harness/relayProcess.js';
 
 describe('undb-relay demo', () => {
   it('plays all six events to its built-in receiver, which verifies every signature, then cleans up', { timeout: 120_000 }, async () => {
-    const before = new Set(readdirSync(tmpdir()).filter((name) => name.startsWith('undb-relay-pg-')));
     const demo = RelayProcess.start(['demo'], { DATABASE_URL: '', UNDB_RELAY_CONFIG: '' });
     const code = await demo.exit();
     const output = demo.lines.map((line) => line.msg ?? '').join('\n');
@@ -19,7 +18,25 @@ describe('undb-relay demo', () => {
     expect(output.match(/x-undb-signature ok, webhook-signature ok/g)).toHaveLength(6);
     expect(output).toContain('✓ 6 events received, 6 kinds');
     expect(output).toContain('every signature verified');
-    const left = readdirSync(tmpdir()).filter((name) => name.startsWith('undb-relay-pg-') && !before.has(name));
-    expect(left.filter((name) => existsSync(`${tmpdir()}/${name}`))).toEqual([]);
+    const dataDir = /started an embedded Postgres \(wal_level=logical\) in (\S+)/.exec(output)?.[1];
+    expect(dataDir).toBeDefined();
+    expect(existsSync(dataDir!)).toBe(false);
+  });
+
+  it('says what is wrong, without a stack trace, when the embedded Postgres cannot start', async () => {
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = '/proc/no-such-folder';
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await main(['demo'])).toBe(1);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+      log.mockRestore();
+    }
+    const printed = errors.mock.calls.map((call) => String(call[0])).join('\n');
+    errors.mockRestore();
+    expect(printed).toMatch(/^undb-relay demo: the embedded Postgres could not start\. Cannot create a data folder under \/proc\/no-such-folder .*Set TMPDIR to a folder you can write to\.$/);
   });
 });

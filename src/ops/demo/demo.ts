@@ -30,9 +30,9 @@ export async function demo({ keepRunning, print = (line) => console.log(line) }:
   });
   try {
     print('undb-relay demo: Undb on an embedded Postgres → undb-relay → a built-in webhook receiver\n');
-    print('• starting an embedded Postgres (wal_level=logical) in a temporary folder');
     const server = await LocalPostgres.start({ binDir: await embeddedBinDir() });
     cleanups.push(() => server.stop());
+    print(`• started an embedded Postgres (wal_level=logical) in ${server.dataDir}`);
     const undb = await UndbDatabase.create(server.url());
     cleanups.push(() => undb.close());
     print('• creating an Undb database: tables "Contacts" and "Deal Tracker", laid out exactly as Undb does');
