@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { main } from '../../src/ops/cli.js';
 import { undbWithRelay } from '../harness/relay.js';
 import { Receiver } from '../harness/receiver.js';
@@ -188,21 +188,35 @@ describe.each(inject('servers'))('delivery on $name', (server) => {
     expect(await rows()).toEqual([{ status: 'dead', events: 1 }]);
   });
 
-  it('refuses private targets for subscriptions read from the database, unless allowed', async () => {
+  it('refuses private targets for subscriptions read from the database (literal or after DNS), and lists them as failed', async () => {
     const { ctx, receivers } = await setUp(() => yaml('  []\n'));
     const [receiver] = receivers;
     const { ann, deals } = await withDeals(ctx);
     const state = new pg.Pool({ connectionString: ctx.database.url });
     cleanups.push(() => state.end());
+    const port = new URL(receiver!.url).port;
     await state.query(
-      `insert into undb_relay.subscriptions (id, "table", events, url, unsigned) values ('db-sub', 'Deals', '{record.*}', $1, true)`,
-      [receiver!.url],
+      `insert into undb_relay.subscriptions (id, "table", events, url, unsigned)
+       values ('by-address', 'Deals', '{record.*}', $1, true), ('by-name', 'Deals', '{record.*}', $2, true)`,
+      [receiver!.url, `http://localhost:${port}/`],
     );
-    await expect.poll(() => ctx.relay.registry.find('db-sub')).toBeDefined();
+    await expect.poll(() => ctx.relay.registry.active.length).toBe(2);
     await ctx.undb.createRecord(deals, { Deal: 'a' }, { userId: ann });
     await expect
-      .poll(async () => (await state.query(`select status, last_error from undb_relay.deliveries`)).rows)
-      .toEqual([{ status: 'dead', last_error: expect.stringMatching(/refused: 127\.0\.0\.1 .*delivery\.allowHosts or delivery\.allowPrivateNetworks/) }]);
+      .poll(async () => (await state.query(`select subscription_id, status, last_error from undb_relay.deliveries order by subscription_id`)).rows)
+      .toEqual([
+        { subscription_id: 'by-address', status: 'dead', last_error: expect.stringMatching(/^refused: 127\.0\.0\.1 resolves to 127\.0\.0\.1, .*delivery\.allowHosts or delivery\.allowPrivateNetworks: true$/) },
+        { subscription_id: 'by-name', status: 'dead', last_error: expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), /) },
+      ]);
     expect(receiver!.requests).toHaveLength(0);
+
+    // The delivery log shows them, with the reason.
+    const file = writeConfig(`database:\n  url: ${ctx.database.url}\n  slot: ${ctx.config.database.slot}\n`);
+    const output = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    expect(await main(['deliveries', '--failed', '--subscription', 'by-name', '--config', file])).toBe(0);
+    const printed = output.mock.calls.map((call) => String(call[0]));
+    output.mockRestore();
+    expect(printed[0]).toBe('delivery\tevent\tsubscription\tname\tstatus\tattempts\tlast\tcreated');
+    expect(printed.slice(1)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}\t[0-9a-f-]{36}\tby-name\trecord\.created\tdead\t1\trefused: localhost/)]);
   });
 });
