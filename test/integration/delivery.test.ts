@@ -157,6 +157,20 @@ describe.each(inject('servers'))('delivery on $name', (server) => {
     expect(otherCreate.at).toBeLessThan(creates[2]!.at);
   });
 
+  it('opens the circuit for an origin after repeated failures, then probes it once after the cooldown', async () => {
+    const { ctx, receivers } = await setUp(([r]) =>
+      yaml(subscription('breaker', r!.url), '  perEndpoint: 1\n  retry: { maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 100 }\n  circuitBreaker: { failureThreshold: 2, cooldownMs: 1500 }\n'),
+    );
+    const [receiver] = receivers;
+    receiver!.reply = (_, all) => ({ status: all.length < 2 ? 503 : 200 });
+    const { ann, deals } = await withDeals(ctx);
+    await ctx.undb.createRecord(deals, { Deal: 'x' }, { userId: ann });
+    const [first, second, probe] = await receiver!.until((all) => all.length === 3, 10_000);
+    expect(second!.at - first!.at).toBeLessThan(1000); // an ordinary retry
+    expect(probe!.at - second!.at).toBeGreaterThanOrEqual(1400); // held back while the circuit was open
+    await expect.poll(() => ctx.relay.dispatcher.circuitStates()[new URL(receiver!.url).origin]).toBe('closed');
+  });
+
   it('disables a subscription whose receiver answers 410 Gone', async () => {
     const { ctx, receivers } = await setUp(([r]) => yaml(subscription('gone', r!.url)));
     const [receiver] = receivers;
