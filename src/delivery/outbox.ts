@@ -8,16 +8,14 @@
 import type pg from 'pg';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { quoteIdent } from '../source/setup.js';
-import { envelope } from '../events/payloads.js';
+import { envelopeText } from '../events/payloads.js';
 import type { RelayEvent } from '../events/types.js';
 import type { RoutedEvent } from '../subscriptions/route.js';
 
-/** One outbox row: an event's body for one subscription. */
-export type NewDelivery = RoutedEvent;
-
 export interface CapturedBatch {
   events: RelayEvent[];
-  deliveries: NewDelivery[];
+  /** One outbox row per event body and subscription. */
+  deliveries: RoutedEvent[];
 }
 
 interface PendingWrite extends CapturedBatch {
@@ -26,17 +24,12 @@ interface PendingWrite extends CapturedBatch {
   reject: (error: Error) => void;
 }
 
-export interface DurableSink {
-  write(batch: CapturedBatch, commitEndLsn: Lsn): Promise<void>;
-  close(): Promise<void>;
-}
-
 // One INSERT carries at most this many rows or bytes of bodies: a 200,000-row transaction's 100 MB of
 // bulk bodies would otherwise be built and sent as a single statement.
 const MAX_ROWS_PER_STATEMENT = 500;
 const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
 
-export class Outbox implements DurableSink {
+export class Outbox {
   private queue: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
   private readonly table: string;
@@ -87,20 +80,9 @@ export class Outbox implements DurableSink {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      let rows: Array<{ event: RelayEvent; body: string }> = [];
-      let bytes = 0;
-      for (const event of events) {
-        const body = JSON.stringify(envelope(event));
-        rows.push({ event, body });
-        bytes += body.length;
-        if (rows.length >= MAX_ROWS_PER_STATEMENT || bytes >= MAX_BYTES_PER_STATEMENT) {
-          await this.insert(client, rows);
-          rows = [];
-          bytes = 0;
-        }
-      }
-      await this.insert(client, rows);
-      await this.insertDeliveries(client, batch.flatMap((write) => write.deliveries));
+      const rows = events.map((event) => ({ event, body: envelopeText(event) }));
+      for (const slice of statements(rows)) await this.insertEvents(client, slice);
+      for (const slice of statements(batch.flatMap((write) => write.deliveries))) await this.insertDeliveries(client, slice);
       await client.query(
         `insert into ${this.positionTable} (slot, durable_lsn, updated_at) values ($1, $2::pg_lsn, now())
          on conflict (slot) do update set durable_lsn = greatest(excluded.durable_lsn, ${this.positionTable}.durable_lsn),
@@ -116,38 +98,29 @@ export class Outbox implements DurableSink {
     }
   }
 
-  private async insertDeliveries(client: pg.PoolClient, deliveries: NewDelivery[]): Promise<void> {
-    let start = 0;
-    while (start < deliveries.length) {
-      let bytes = 0;
-      let end = start;
-      while (end < deliveries.length && end - start < MAX_ROWS_PER_STATEMENT && bytes < MAX_BYTES_PER_STATEMENT) bytes += deliveries[end++]!.body.length;
-      const slice = deliveries.slice(start, end);
-      start = end;
-      // WITH ORDINALITY: seq follows the order built here, which is commit order.
-      await client.query(
-        `insert into ${this.deliveriesTable} (id, event_id, subscription_id, event_name, table_id, record_ids, body)
-         select d.id, d.event_id, d.subscription_id, d.event_name, d.table_id,
-                array(select json_array_elements_text(d.record_ids::json)), d.body
-           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                with ordinality as d(id, event_id, subscription_id, event_name, table_id, record_ids, body, n)
-          order by d.n
-         on conflict (event_id, subscription_id) do nothing`,
-        [
-          slice.map((d) => d.id),
-          slice.map((d) => d.eventId),
-          slice.map((d) => d.subscriptionId),
-          slice.map((d) => d.eventName),
-          slice.map((d) => d.tableId),
-          slice.map((d) => JSON.stringify(d.recordIds)),
-          slice.map((d) => d.body),
-        ],
-      );
-    }
+  private async insertDeliveries(client: pg.PoolClient, slice: RoutedEvent[]): Promise<void> {
+    // WITH ORDINALITY: seq follows the order built here, which is commit order.
+    await client.query(
+      `insert into ${this.deliveriesTable} (id, event_id, subscription_id, event_name, table_id, record_ids, body)
+       select d.id, d.event_id, d.subscription_id, d.event_name, d.table_id,
+              array(select json_array_elements_text(d.record_ids::json)), d.body
+         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+              with ordinality as d(id, event_id, subscription_id, event_name, table_id, record_ids, body, n)
+        order by d.n
+       on conflict (event_id, subscription_id) do nothing`,
+      [
+        slice.map((d) => d.id),
+        slice.map((d) => d.eventId),
+        slice.map((d) => d.subscriptionId),
+        slice.map((d) => d.eventName),
+        slice.map((d) => d.tableId),
+        slice.map((d) => JSON.stringify(d.recordIds)),
+        slice.map((d) => d.body),
+      ],
+    );
   }
 
-  private async insert(client: pg.PoolClient, rows: Array<{ event: RelayEvent; body: string }>): Promise<void> {
-    if (rows.length === 0) return;
+  private async insertEvents(client: pg.PoolClient, rows: Array<{ event: RelayEvent; body: string }>): Promise<void> {
     const events = rows.map((row) => row.event);
     await client.query(
       `insert into ${this.table} (id, commit_lsn, ordinal, name, table_id, record_count, operator_id, committed_at, body)
@@ -166,5 +139,17 @@ export class Outbox implements DurableSink {
         rows.map((row) => row.body),
       ],
     );
+  }
+}
+
+/** Splits rows into INSERT statements of at most MAX_ROWS_PER_STATEMENT rows or MAX_BYTES_PER_STATEMENT of bodies. */
+function* statements<T extends { body: string }>(rows: T[]): Generator<T[]> {
+  let start = 0;
+  while (start < rows.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < rows.length && end - start < MAX_ROWS_PER_STATEMENT && bytes < MAX_BYTES_PER_STATEMENT) bytes += rows[end++]!.body.length;
+    yield rows.slice(start, end);
+    start = end;
   }
 }

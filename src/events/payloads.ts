@@ -12,6 +12,22 @@ export interface Envelope {
   event: Record<string, unknown>;
 }
 
+const fullBodies = new WeakMap<RelayEvent, string>();
+
+/**
+ * The envelope as request-body text. The body with all of an event's records is built once and shared:
+ * the event log and every subscription without a condition send the same bytes.
+ */
+export function envelopeText(event: RelayEvent, items: EventItem[] = event.items): string {
+  if (items !== event.items) return JSON.stringify(envelope(event, items));
+  let text = fullBodies.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(envelope(event));
+    fullBodies.set(event, text);
+  }
+  return text;
+}
+
 export function envelope(event: RelayEvent, items: EventItem[] = event.items): Envelope {
   return {
     id: event.id,

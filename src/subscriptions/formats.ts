@@ -3,7 +3,7 @@
  * body per event) or `undb-v1` (what Undb 1.x itself sends: one event per record, events.md §4).
  */
 import { derivedId } from '../events/eventId.js';
-import { envelope } from '../events/payloads.js';
+import { envelopeText } from '../events/payloads.js';
 import type { EventItem, RelayEvent } from '../events/types.js';
 import type { UndbField, UndbMetadata, UndbTable } from '../undb/metadata.js';
 import type { Readable } from '../undb/readableRecord.js';
@@ -32,7 +32,7 @@ export function bodiesFor(
         eventId: event.id,
         name: event.name,
         recordIds: items.map((item) => item.recordId),
-        text: JSON.stringify(envelope(event, items)),
+        text: envelopeText(event, items),
         timestamp: event.timestamp,
       },
     ];

@@ -23,5 +23,7 @@ export function matches(
   if (!condition || event.truncated) return event.items;
   if (!table) return null;
   const kept = event.items.filter((item) => evaluate(condition, table, item.record, now));
-  return kept.length ? kept : null;
+  if (kept.length === 0) return null;
+  // All kept: hand back the event's own list, whose body is built once (envelopeText).
+  return kept.length === event.items.length ? event.items : kept;
 }
