@@ -15,7 +15,7 @@ import { quoteIdent, serverVersion, setUpSource, type SourceNames } from '../sou
 import type { CommittedTransaction } from '../source/transactions.js';
 import { SubscriptionRegistry } from '../subscriptions/registry.js';
 import { route, type RoutedEvent } from '../subscriptions/route.js';
-import { TableSubscriptions, UndbWebhookSubscriptions } from '../subscriptions/sources.js';
+import { loadSources, type TableSubscriptions, type UndbWebhookSubscriptions } from '../subscriptions/sources.js';
 import type { ResolvedSubscription } from '../subscriptions/types.js';
 import { UndbMetadata } from '../undb/metadata.js';
 import { isSupportedTimeZone } from '../undb/timestamps.js';
@@ -94,17 +94,8 @@ export class Relay {
       await migrate(statePool, config.state.schema);
       const metadata = await UndbMetadata.load(sourcePool, names.undbSchema);
       const registry = new SubscriptionRegistry(metadata, { secrets: config.signing.secrets }, log);
-      if (config.subscriptionSources.yaml) {
-        registry.setSource('yaml', config.subscriptions.map((raw, index) => ({ raw, where: `subscriptions[${index}]` })));
-      }
-      const tableSubscriptions = config.subscriptionSources.table
-        ? new TableSubscriptions(statePool, config.state.schema, registry, log)
-        : undefined;
-      await tableSubscriptions?.start();
-      const webhooks = config.subscriptionSources.undbWebhooks
-        ? new UndbWebhookSubscriptions(registry, names.undbSchema, config.signing.secrets.length === 0)
-        : undefined;
-      await webhooks?.load(sourcePool);
+      const { table: tableSubscriptions, webhooks } = await loadSources(registry, config, { source: sourcePool, state: statePool }, log);
+      tableSubscriptions?.startPolling();
 
       const store = new DeliveryStore(statePool, config.state.schema);
       const dispatcher = new Dispatcher(store, registry, config.delivery, log, {

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { RelayConfig } from '../config/schema.js';
 import { DeliveryStore } from '../delivery/store.js';
 import { SubscriptionRegistry } from '../subscriptions/registry.js';
-import { TableSubscriptions, UndbWebhookSubscriptions } from '../subscriptions/sources.js';
+import { loadSources } from '../subscriptions/sources.js';
 import type { SubscriptionProblem } from '../subscriptions/types.js';
 import { UndbMetadata } from '../undb/metadata.js';
 import { silentLogger } from './log.js';
@@ -49,12 +49,6 @@ export async function statusReport(
 async function checkSubscriptions(source: pg.Pool, state: pg.Pool, config: RelayConfig): Promise<StatusReport['subscriptions']> {
   const metadata = await UndbMetadata.load(source, config.database.undbSchema);
   const registry = new SubscriptionRegistry(metadata, { secrets: config.signing.secrets }, silentLogger());
-  if (config.subscriptionSources.yaml) registry.setSource('yaml', config.subscriptions.map((raw, index) => ({ raw, where: `subscriptions[${index}]` })));
-  if (config.subscriptionSources.table) {
-    await new TableSubscriptions(state, config.state.schema, registry, silentLogger()).refresh().catch(() => undefined);
-  }
-  if (config.subscriptionSources.undbWebhooks) {
-    await new UndbWebhookSubscriptions(registry, config.database.undbSchema, config.signing.secrets.length === 0).load(source);
-  }
+  await loadSources(registry, config, { source, state }, silentLogger(), { tolerateUnreadableTable: true });
   return { active: registry.active.length, problems: [...registry.problems] };
 }

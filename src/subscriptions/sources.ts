@@ -4,6 +4,7 @@
  * at start, then followed in the WAL in commit order).
  */
 import type pg from 'pg';
+import type { RelayConfig } from '../config/schema.js';
 import type { Logger } from '../ops/log.js';
 import { quoteIdent } from '../source/setup.js';
 import type { CommittedTransaction, RowImage } from '../source/transactions.js';
@@ -21,8 +22,8 @@ export class TableSubscriptions {
     private readonly intervalMs = 500,
   ) {}
 
-  async start(): Promise<void> {
-    await this.refresh();
+  /** Re-reads the table every intervalMs from now on (refresh() once first). */
+  startPolling(): void {
     this.timer = setInterval(() => void this.refresh().catch((error) => this.log.warn({ err: error }, 'cannot read the subscriptions table')), this.intervalMs);
   }
 
@@ -112,4 +113,35 @@ export class UndbWebhookSubscriptions {
 
 function defined(row: RowImage): Record<string, unknown> {
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined));
+}
+
+export interface LoadedSources {
+  table: TableSubscriptions | undefined;
+  webhooks: UndbWebhookSubscriptions | undefined;
+}
+
+/**
+ * Fills the registry from every source the configuration turns on: the daemon and `status` both use
+ * this, so they judge subscriptions alike. `tolerateUnreadableTable`: `status` still reports the other
+ * sources when the state table cannot be read (setup not run yet).
+ */
+export async function loadSources(
+  registry: SubscriptionRegistry,
+  config: RelayConfig,
+  pools: { source: pg.Pool; state: pg.Pool },
+  log: Logger,
+  options: { tolerateUnreadableTable: boolean } = { tolerateUnreadableTable: false },
+): Promise<LoadedSources> {
+  if (config.subscriptionSources.yaml) {
+    registry.setSource('yaml', config.subscriptions.map((raw, index) => ({ raw, where: `subscriptions[${index}]` })));
+  }
+  const table = config.subscriptionSources.table ? new TableSubscriptions(pools.state, config.state.schema, registry, log) : undefined;
+  await table?.refresh().catch((error: unknown) => {
+    if (!options.tolerateUnreadableTable) throw error;
+  });
+  const webhooks = config.subscriptionSources.undbWebhooks
+    ? new UndbWebhookSubscriptions(registry, config.database.undbSchema, config.signing.secrets.length === 0)
+    : undefined;
+  await webhooks?.load(pools.source);
+  return { table, webhooks };
 }
