@@ -157,11 +157,7 @@ export class Dispatcher {
       await this.store.postpone(delivery.id, new Date(now + 10_000), 'subscription is disabled: waiting until it is enabled again');
       return;
     }
-    let breaker = this.breakers.get(origin);
-    if (!breaker) {
-      breaker = new CircuitBreaker(this.config.circuitBreaker.failureThreshold, this.config.circuitBreaker.cooldownMs);
-      this.breakers.set(origin, breaker);
-    }
+    const breaker = this.breakerFor(origin);
     if (!breaker.tryAcquire(now)) {
       await this.store.postpone(delivery.id, new Date(breaker.retryAt(now)), `circuit open for ${origin}: too many failures in a row`);
       return;
@@ -182,7 +178,16 @@ export class Dispatcher {
     this.stats.inFlight += 1;
     const result = await this.http.send(subscription.url, subscription.method, headers, delivery.body, subscription.source === 'yaml');
     this.stats.inFlight -= 1;
-    return () => this.record(delivery, subscription, breaker!, attempt, result);
+    return () => this.record(delivery, subscription, breaker, attempt, result);
+  }
+
+  private breakerFor(origin: string): CircuitBreaker {
+    let breaker = this.breakers.get(origin);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.config.circuitBreaker.failureThreshold, this.config.circuitBreaker.cooldownMs);
+      this.breakers.set(origin, breaker);
+    }
+    return breaker;
   }
 
   private async record(

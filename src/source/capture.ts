@@ -44,8 +44,9 @@ export interface CaptureStatus {
 }
 
 export class Capture {
-  private stream: ReplicationStream | undefined;
   private stopping = false;
+  private signalStop: () => void = () => undefined;
+  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private covered = new Set<string>();
@@ -60,6 +61,7 @@ export class Capture {
   /** Stops reading, lets what is in flight become durable and be confirmed, then disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.signalStop();
     this.wake?.();
     await this.running;
   }
@@ -97,7 +99,6 @@ export class Capture {
       slot: names.slot,
       publications: publicationNames(names),
     });
-    this.stream = stream;
     const assembler = new TransactionAssembler();
     const acks = new AckPipeline(
       (lsn) => {
@@ -141,16 +142,16 @@ export class Capture {
 
   /** On stop: wait for what is in flight to be confirmed while the connection is still open, then close. */
   private watchStop(stream: ReplicationStream, acks: AckPipeline) {
-    let cancelled = false;
+    let cancel: () => void = () => undefined;
+    const cancelled = new Promise<'cancelled'>((resolve) => (cancel = () => resolve('cancelled')));
     const watcher = (async () => {
-      while (!this.stopping && !cancelled) await new Promise((r) => setTimeout(r, 50));
-      if (cancelled) return;
+      if ((await Promise.race([this.stopSignal, cancelled])) === 'cancelled') return;
       await acks.settled();
       await stream.stop();
     })();
     return {
       cancel: async () => {
-        cancelled = true;
+        cancel();
         await watcher;
       },
     };

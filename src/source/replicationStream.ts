@@ -92,7 +92,7 @@ export class ReplicationStream {
         this.fail(error as Error);
         return;
       }
-      if (item.kind === 'keepalive' && item.replyRequested) this.sendStatus(false);
+      if (item.kind === 'keepalive' && item.replyRequested) this.sendStatus();
       this.queue.push(item);
       if (!this.paused && this.queue.length >= PAUSE_AT) {
         this.paused = true;
@@ -100,7 +100,7 @@ export class ReplicationStream {
       }
       void this.drain(handlers, connection);
     });
-    this.timer = setInterval(() => this.sendStatus(false), this.options.statusIntervalMs ?? 10_000);
+    this.timer = setInterval(() => this.sendStatus(), this.options.statusIntervalMs ?? 10_000);
     const publications = this.options.publications.map((name) => `"${name.replace(/"/g, '""')}"`).join(',');
     const sql =
       `START_REPLICATION SLOT "${this.options.slot}" LOGICAL ${formatLsn(startLsn)} ` +
@@ -118,7 +118,7 @@ export class ReplicationStream {
   confirm(lsn: Lsn): void {
     if (lsn <= this.confirmed) return;
     this.confirmed = lsn;
-    this.sendStatus(false);
+    this.sendStatus();
   }
 
   /** Ends the current run with `error`: the caller restarts from its durable LSN. */
@@ -179,10 +179,10 @@ export class ReplicationStream {
     }
   }
 
-  private sendStatus(replyRequested: boolean): void {
+  private sendStatus(): void {
     const connection = (this.client as unknown as { connection?: PgConnection } | undefined)?.connection;
     if (!connection || this.stopped) return;
-    connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed, Date.now(), replyRequested));
+    connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed, Date.now()));
   }
 }
 
