@@ -166,7 +166,7 @@ function group(
  */
 export function operatorOf(item: EventItem): string | null {
   if (item.outbox) return item.outbox.userId;
-  const row = item.kind === 'created' ? item.newRow : item.kind === 'updated' ? item.newRow : item.oldRow;
+  const row = item.kind === 'deleted' ? item.oldRow : item.newRow;
   const column = item.kind === 'created' ? 'createdBy' : 'updatedBy';
   const value = row?.[column];
   return typeof value === 'string' ? value : null;
